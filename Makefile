@@ -1,0 +1,39 @@
+# cleave: thin wrapper over CMake. `make demo` and `make test` do all set-up.
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-asan bench demo clean models
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Test models exported from torchvision (random weights, seeded) for the
+# whole-model comparisons with ONNX Runtime; cached in $(BUILD)/models.
+models: deps
+	@/usr/bin/python3 tools/export_torchvision.py --out $(BUILD)/models
+
+test: build models
+	@bash tests/run_tests.sh $(BUILD)
+
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLEAVE_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build build-asan -j$(JOBS)
+	@bash tests/run_tests.sh build-asan --asan
+
+bench: build models
+	@bash bench/run_bench.sh $(BUILD)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,81 @@
+/* ops: the operator interface. Each op supplies
+ *   infer   - output dtype and shape from input dtypes/shapes (and values of
+ *             inputs known at compile time: in[k]->data != NULL);
+ *   prepare - optional, once per compiled node: pick the kernel for dtype,
+ *             shape and CPU, pack weights, create library primitives, state
+ *             the scratch size;
+ *   run     - compute; outputs are preallocated with the inferred shapes;
+ *   release - free what prepare made.
+ * The op list is src/ops/op_list.inc (X-macro): enum, names, lookup. */
+#ifndef CLEAVE_OPS_OP_H
+#define CLEAVE_OPS_OP_H
+
+#include "base/base.h"
+#include "base/tensor.h"
+#include "ir/graph.h"
+
+typedef struct op_call {
+    const ir_node *node;   /* attributes, opset, fused activation (node->act) */
+    cleave_ctx *ctx;       /* error buffer */
+    int n_in, n_out;
+    const cv_tensor **in;  /* in[k] NULL when the optional input is omitted */
+    cv_tensor **out;       /* out[k] NULL when the optional output is omitted */
+    void *state;           /* set by prepare, passed to run/release */
+    void *scratch;         /* run: scratch_bytes of 64-byte aligned memory */
+    size_t scratch_bytes;  /* prepare: set how much run needs */
+    int threads;           /* thread budget for this node */
+    int fast;              /* 1: fast library kernels allowed */
+} op_call;
+
+typedef cleave_status (*op_fn)(op_call *c);
+
+enum {
+    OP_F_SHAPE_ONLY = 1u << 0, /* run needs only input shapes (Shape): fold when shapes known */
+    OP_F_VIEW = 1u << 1,       /* output 0 is input 0's bytes reshaped (Reshape, Flatten, ...) */
+    OP_F_NOFOLD = 1u << 2      /* never constant-fold (random ops) */
+};
+
+typedef struct op_def {
+    const char *name; /* ONNX op_type */
+    int min_in, max_in, min_out, max_out;
+    op_fn infer;
+    op_fn prepare; /* may be NULL */
+    op_fn run;
+    void (*release)(void *state); /* may be NULL */
+    unsigned flags;
+} op_def;
+
+typedef enum op_id {
+#define OP(name, family) OP_##name,
+#include "ops/op_list.inc"
+#undef OP
+    OP_COUNT
+} op_id;
+
+/* Definition of an op, NULL if the op is not compiled in. */
+const op_def *op_get(int op);
+/* Look up by ONNX domain and op_type; -1 when unsupported. */
+int op_lookup(const char *domain, const char *op_type);
+const char *op_name(int op);
+
+/* Resolve node->op for every node; fails naming the first unsupported node. */
+cleave_status op_bind_graph(cleave_ctx *ctx, ir_graph *g);
+
+/* ---- helpers shared by op implementations (ops/op_util.c) ---- */
+
+/* Fail with "node 'x' (Op): <message>". */
+cleave_status op_fail(op_call *c, cleave_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Require an input present and of a numeric dtype; message names the node. */
+cleave_status op_need_input(op_call *c, int k);
+/* Require in[k]->data known at compile time (shape-like inputs). */
+cleave_status op_need_const(op_call *c, int k, const char *what);
+/* Set out[k] dtype/shape. */
+void op_set_out(op_call *c, int k, cv_dtype dt, int ndim, const int64_t *dims);
+/* Numpy-style broadcast of n shapes; fails on mismatch. */
+cleave_status op_broadcast_shape(op_call *c, int n, const cv_tensor *const *ts, int *ndim,
+                                 int64_t *dims);
+/* Apply a fused activation in place to n floats. */
+void op_apply_act_f32(const ir_act *act, float *x, int64_t n);
+
+#endif

@@ -1,0 +1,102 @@
+/* ops helpers: error messages naming the node, input checks, broadcasting
+ * and the fused-activation epilogue shared by conv/gemm kernels. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/op.h"
+
+cleave_status op_fail(op_call *c, cleave_status code, const char *fmt, ...) {
+    char msg[1024], b[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cv_fail(c->ctx, code, "%s: %s", ir_node_label(c->node, b, sizeof b), msg);
+}
+
+cleave_status op_need_input(op_call *c, int k) {
+    if (k >= c->n_in || !c->in[k]) return op_fail(c, CLEAVE_E_INVALID, "input %d is missing", k);
+    if (!cv_dtype_supported(c->in[k]->dtype))
+        return op_fail(c, CLEAVE_E_UNSUPPORTED, "input %d has unsupported dtype %s", k,
+                       cv_dtype_name(c->in[k]->dtype));
+    return CLEAVE_OK;
+}
+
+cleave_status op_need_const(op_call *c, int k, const char *what) {
+    CV_TRY(op_need_input(c, k));
+    if (!c->in[k]->data)
+        return op_fail(c, CLEAVE_E_UNSUPPORTED,
+                       "input %d (%s) must be known when the graph is compiled (a constant or "
+                       "computed from shapes)",
+                       k, what);
+    return CLEAVE_OK;
+}
+
+void op_set_out(op_call *c, int k, cv_dtype dt, int ndim, const int64_t *dims) {
+    if (k >= c->n_out || !c->out[k]) return;
+    cv_tensor *o = c->out[k];
+    o->dtype = dt;
+    o->ndim = ndim;
+    for (int i = 0; i < ndim; i++) o->dims[i] = dims[i];
+}
+
+cleave_status op_broadcast_shape(op_call *c, int n, const cv_tensor *const *ts, int *ndim,
+                                 int64_t *dims) {
+    int r = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i]->ndim > r) r = ts[i]->ndim;
+    for (int d = 0; d < r; d++) dims[d] = 1;
+    for (int i = 0; i < n; i++) {
+        const cv_tensor *t = ts[i];
+        int off = r - t->ndim;
+        for (int d = 0; d < t->ndim; d++) {
+            int64_t a = dims[off + d], b = t->dims[d];
+            if (b == a || b == 1) continue;
+            if (a == 1) {
+                dims[off + d] = b;
+                continue;
+            }
+            char s1[128], s2[128];
+            return op_fail(c, CLEAVE_E_INVALID, "shapes %s and %s cannot be broadcast",
+                           cv_shape_str(ts[0]->ndim, ts[0]->dims, s1, sizeof s1),
+                           cv_shape_str(t->ndim, t->dims, s2, sizeof s2));
+        }
+    }
+    *ndim = r;
+    return CLEAVE_OK;
+}
+
+void op_apply_act_f32(const ir_act *act, float *x, int64_t n) {
+    float a = act->alpha, b = act->beta;
+    switch (act->kind) {
+    case IR_ACT_NONE: break;
+    case IR_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+        break;
+    case IR_ACT_CLIP:
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] < a ? a : (x[i] > b ? b : x[i]);
+        break;
+    case IR_ACT_LEAKY:
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] >= 0 ? x[i] : a * x[i];
+        break;
+    case IR_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case IR_ACT_HARDSIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            float y = a * x[i] + b;
+            x[i] = y < 0 ? 0 : (y > 1 ? 1 : y);
+        }
+        break;
+    case IR_ACT_HARDSWISH:
+        for (int64_t i = 0; i < n; i++) {
+            float y = x[i] / 6.0f + 0.5f;
+            x[i] *= y < 0 ? 0 : (y > 1 ? 1 : y);
+        }
+        break;
+    case IR_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+        break;
+    }
+}
