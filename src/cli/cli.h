@@ -1,0 +1,54 @@
+/* cli: shared pieces of the `cleave` subcommands: argument helpers, model
+ * loading through the canonical-graph pipeline, input files (.npy / .pb),
+ * input shape resolution and the ONNX Runtime reference runner. */
+#ifndef CLEAVE_CLI_H
+#define CLEAVE_CLI_H
+
+#include "base/base.h"
+#include "base/tensor.h"
+#include "ir/graph.h"
+#include "runtime/optimize.h"
+#include "runtime/runtime.h"
+
+#define CLI_MAX_INPUTS 64
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Print "cleave: <error>" from the context and return exit code 1. */
+int cli_error(cleave_ctx *ctx);
+/* Parse a positive int option value; exits the command with a message on error. */
+int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out);
+
+/* Load and (unless raw) optimize a model. */
+cleave_status cli_load_model(cleave_ctx *ctx, const char *path, int optimize, ir_graph **g,
+                             rt_opt_stats *st);
+
+/* User-given shapes: "name=1x3x224x224" or "1x3x224x224" for the first input. */
+typedef struct cli_shapes {
+    int n;
+    const char *name[CLI_MAX_INPUTS];
+    int ndim[CLI_MAX_INPUTS];
+    int64_t dims[CLI_MAX_INPUTS][CV_MAX_DIMS];
+    int batch; /* value for unknown leading dims; default 1 */
+} cli_shapes;
+cleave_status cli_parse_shape(cleave_ctx *ctx, const char *arg, cli_shapes *s);
+/* Concrete shapes/dtypes for the graph's runtime inputs (non-initializer). */
+cleave_status cli_input_specs(cleave_ctx *ctx, const ir_graph *g, const cli_shapes *s,
+                              cv_tensor *specs, int *n);
+
+/* Read a tensor file: .npy or ONNX TensorProto .pb. data: cv_aligned_free. */
+cleave_status cli_read_tensor(cleave_ctx *ctx, const char *path, cv_tensor *t, char **name);
+/* Fill a float tensor with seeded N(0,1) values (other dtypes: zeros). */
+cleave_status cli_random_tensor(cleave_ctx *ctx, cv_tensor *t, uint64_t seed);
+
+/* Run `node tools/ort_run.js bench` on the model; returns 0 and the median
+ * ms, or -1 with a reason in why. */
+int cli_ort_bench(const char *model, const char *input_npy, int threads, int warmup, int repeat,
+                  double *median_ms, double *min_ms, char *why, size_t why_len);
+/* Folder of the cleave source tree (for tools/), from CLEAVE_HOME or the
+ * executable's location. */
+const char *cli_home(void);
+
+#endif

@@ -1,0 +1,38 @@
+/* cleave: command-line entry point; one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} k_cmds[] = {
+    {"inspect", cmd_inspect, "show nodes, shapes, MACs, parameters and memory of a model"},
+    {"run", cmd_run, "run a model on input tensors (.npy or .pb) and write the outputs"},
+    {"bench", cmd_bench, "time a model against ONNX Runtime in the same run"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cleave <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
+        fprintf(f, "  %-10s %s\n", k_cmds[i].name, k_cmds[i].help);
+    fprintf(f, "\n`cleave <command> --help` describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
+        if (!strcmp(argv[1], k_cmds[i].name)) return k_cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cleave: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

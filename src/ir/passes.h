@@ -1,0 +1,21 @@
+/* ir passes: graph rewrites that keep outputs numerically equal (up to
+ * float rounding). Each returns how many rewrites it made through *count
+ * (may be NULL). Constant folding needs the op kernels and lives in
+ * runtime/optimize.c. */
+#ifndef CLEAVE_IR_PASSES_H
+#define CLEAVE_IR_PASSES_H
+
+#include "ir/graph.h"
+
+/* Identity and inference-mode Dropout: consumers read the input directly. */
+cleave_status ir_pass_remove_identity(cleave_ctx *ctx, ir_graph *g, int *count);
+/* Conv/ConvTranspose/Gemm followed by BatchNormalization (all constant):
+ * scale the weights and bias, drop the BN. */
+cleave_status ir_pass_fold_batchnorm(cleave_ctx *ctx, ir_graph *g, int *count);
+/* Conv/ConvTranspose/Gemm/MatMul followed by Relu, Clip (constant bounds),
+ * LeakyRelu, Sigmoid, HardSigmoid, HardSwish or Tanh: fuse into node->act. */
+cleave_status ir_pass_fuse_activations(cleave_ctx *ctx, ir_graph *g, int *count);
+/* Nodes whose outputs nobody reads (and are not graph outputs). */
+cleave_status ir_pass_remove_dead(cleave_ctx *ctx, ir_graph *g, int *count);
+
+#endif
