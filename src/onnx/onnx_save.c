@@ -65,8 +65,12 @@ static Onnx__ValueInfoProto *value_info(saver *s, int v) {
 
 static Onnx__TensorProto *tensor(saver *s, const cv_tensor *t, const char *name) {
     Onnx__TensorProto *tp = S(s, sizeof *tp);
-    if (!tp) return NULL;
+    int64_t *dims = S(s, sizeof(int64_t) * (size_t)(t->ndim + 1));
+    if (!tp || !dims) return NULL;
     onnx_tensor_encode(s->ctx, t, name, tp);
+    /* t may be a caller's temporary: keep the dims in the saver's arena */
+    memcpy(dims, t->dims, sizeof(int64_t) * (size_t)t->ndim);
+    tp->dims = dims;
     return tp;
 }
 
