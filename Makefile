@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-asan bench demo clean models
+.PHONY: all deps build test test-asan bench demo clean models cross-aarch64
 
 all: build
 
@@ -35,5 +35,13 @@ bench: build models
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
+# The engine for 64-bit ARM (edge devices), reference kernels only; unit and
+# ONNX node tests under qemu (about 50x slower: correctness only, no timing).
+cross-aarch64: deps
+	@bash scripts/cross-deps.sh
+	cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCLEAVE_WITH_DNNL=OFF -DCMAKE_BUILD_TYPE=Release
+	cmake --build build-aarch64 -j$(JOBS)
+	cd build-aarch64 && ctest -j$(JOBS) -R "^(unit|node)\." --timeout 300 | tail -5
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-aarch64
