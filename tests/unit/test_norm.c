@@ -42,7 +42,8 @@ static cv_tensor tt(cv_dtype dt, int ndim, const int64_t *dims, void *data) {
     cv_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = dt, t.ndim = ndim, t.data = data;
-    for (int i = 0; i < ndim; i++) t.dims[i] = dims[i];
+    for (int i = 0; i < ndim; i++)
+        t.dims[i] = dims[i];
     return t;
 }
 
@@ -52,13 +53,15 @@ static cleave_status call_op(int op, tnode *t, int n_in, const cv_tensor **in, i
                              cv_tensor *out, int threads) {
     const op_def *d = op_get(op);
     cv_tensor *outp[4];
-    for (int k = 0; k < n_out; k++) outp[k] = &out[k];
+    for (int k = 0; k < n_out; k++)
+        outp[k] = &out[k];
     op_call c = {&t->n, g_ctx, n_in, n_out, in, outp, NULL, NULL, 0, threads, 0};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;
     if (d->prepare && (st = d->prepare(&c))) return st;
-    for (int k = 0; k < n_out; k++) out[k].data = calloc((size_t)cv_numel(&out[k]) + 1, 8);
+    for (int k = 0; k < n_out; k++)
+        out[k].data = calloc((size_t)cv_numel(&out[k]) + 1, 8);
     if (c.scratch_bytes) c.scratch = cv_aligned_alloc(c.scratch_bytes);
     st = d->run(&c);
     cv_aligned_free(c.scratch);
@@ -67,7 +70,8 @@ static cleave_status call_op(int op, tnode *t, int n_in, const cv_tensor **in, i
 }
 
 static void free_outs(cv_tensor *out, int n) {
-    for (int k = 0; k < n; k++) free(out[k].data);
+    for (int k = 0; k < n; k++)
+        free(out[k].data);
 }
 
 static float frand(unsigned *s) {
@@ -78,7 +82,8 @@ static float frand(unsigned *s) {
 static void test_batchnorm(void) {
     int64_t xd[] = {2, 3, 2, 2}, cd[] = {3};
     float x[24], sc[] = {1, 2, 0.5f}, b[] = {0, 1, -1}, mu[] = {0.5f, -1, 2}, var[] = {1, 4, 0.25f};
-    for (int i = 0; i < 24; i++) x[i] = (float)i * 0.25f - 3;
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)i * 0.25f - 3;
     cv_tensor X = tt(CV_F32, 4, xd, x), S = tt(CV_F32, 1, cd, sc), B = tt(CV_F32, 1, cd, b),
               M = tt(CV_F32, 1, cd, mu), V = tt(CV_F32, 1, cd, var), Y;
     const cv_tensor *in[] = {&X, &S, &B, &M, &V};
@@ -107,7 +112,8 @@ static void test_instancenorm(void) {
     int64_t xd[] = {2, 2, 5}, cd[] = {2};
     float x[20], sc[] = {1.5f, -0.5f}, b[] = {0.25f, 2};
     unsigned s = 7;
-    for (int i = 0; i < 20; i++) x[i] = frand(&s) * 4;
+    for (int i = 0; i < 20; i++)
+        x[i] = frand(&s) * 4;
     cv_tensor X = tt(CV_F32, 3, xd, x), S = tt(CV_F32, 1, cd, sc), B = tt(CV_F32, 1, cd, b), Y;
     const cv_tensor *in[] = {&X, &S, &B};
     tnode t;
@@ -116,8 +122,10 @@ static void test_instancenorm(void) {
     const float *y = Y.data;
     for (int nc = 0; nc < 4; nc++) {
         double m = 0, v = 0;
-        for (int i = 0; i < 5; i++) m += x[nc * 5 + i] / 5.0;
-        for (int i = 0; i < 5; i++) v += (x[nc * 5 + i] - m) * (x[nc * 5 + i] - m) / 5.0;
+        for (int i = 0; i < 5; i++)
+            m += x[nc * 5 + i] / 5.0;
+        for (int i = 0; i < 5; i++)
+            v += (x[nc * 5 + i] - m) * (x[nc * 5 + i] - m) / 5.0;
         for (int i = 0; i < 5; i++)
             CHECK_NEAR(y[nc * 5 + i], (x[nc * 5 + i] - m) / sqrt(v + 1e-5) * sc[nc % 2] + b[nc % 2],
                        1e-5, 1e-5);
@@ -130,9 +138,12 @@ static void test_layernorm(int dbl_stash, int with_bias) {
     int64_t xd[] = {3, 4, 5}, sd[] = {5}, bd[] = {4, 1};
     float x[60], sc[5], b[4];
     unsigned s = 11;
-    for (int i = 0; i < 60; i++) x[i] = frand(&s) * 3 + 1;
-    for (int i = 0; i < 5; i++) sc[i] = 0.5f + 0.25f * (float)i;
-    for (int i = 0; i < 4; i++) b[i] = (float)i - 1.5f;
+    for (int i = 0; i < 60; i++)
+        x[i] = frand(&s) * 3 + 1;
+    for (int i = 0; i < 5; i++)
+        sc[i] = 0.5f + 0.25f * (float)i;
+    for (int i = 0; i < 4; i++)
+        b[i] = (float)i - 1.5f;
     cv_tensor X = tt(CV_F32, 3, xd, x), S = tt(CV_F32, 1, sd, sc), B = tt(CV_F32, 2, bd, b);
     cv_tensor out[3];
     const cv_tensor *in[] = {&X, &S, with_bias ? &B : NULL};
@@ -147,8 +158,10 @@ static void test_layernorm(int dbl_stash, int with_bias) {
     const float *y = out[0].data;
     for (int m = 0; m < 3; m++) {
         double mu = 0, v = 0;
-        for (int i = 0; i < 20; i++) mu += x[m * 20 + i] / 20.0;
-        for (int i = 0; i < 20; i++) v += (x[m * 20 + i] - mu) * (x[m * 20 + i] - mu) / 20.0;
+        for (int i = 0; i < 20; i++)
+            mu += x[m * 20 + i] / 20.0;
+        for (int i = 0; i < 20; i++)
+            v += (x[m * 20 + i] - mu) * (x[m * 20 + i] - mu) / 20.0;
         double inv = 1 / sqrt(v + 1e-4);
         for (int i = 0; i < 20; i++) {
             double r = (x[m * 20 + i] - mu) * inv * sc[i % 5] + (with_bias ? b[i / 5] : 0);
@@ -170,7 +183,8 @@ static void test_softmax_case(int op, int opset, int64_t axis, int threads) {
     int64_t xd[] = {2, 3, 4};
     float x[24];
     unsigned s = 3;
-    for (int i = 0; i < 24; i++) x[i] = frand(&s) * 5 + (i == 7 ? 1000 : 0);
+    for (int i = 0; i < 24; i++)
+        x[i] = frand(&s) * 5 + (i == 7 ? 1000 : 0);
     cv_tensor X = tt(CV_F32, 3, xd, x), Y;
     const cv_tensor *in[] = {&X};
     tnode t;
@@ -188,8 +202,10 @@ static void test_softmax_case(int op, int opset, int64_t axis, int threads) {
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < inner; j++) {
             double m = -INFINITY, sum = 0;
-            for (int64_t k = 0; k < n; k++) m = fmax(m, x[(o * n + k) * inner + j]);
-            for (int64_t k = 0; k < n; k++) sum += exp(x[(o * n + k) * inner + j] - m);
+            for (int64_t k = 0; k < n; k++)
+                m = fmax(m, x[(o * n + k) * inner + j]);
+            for (int64_t k = 0; k < n; k++)
+                sum += exp(x[(o * n + k) * inner + j] - m);
             for (int64_t k = 0; k < n; k++) {
                 int64_t i = (o * n + k) * inner + j;
                 double r = op == OP_Softmax ? exp(x[i] - m) / sum : x[i] - m - log(sum);
@@ -203,6 +219,37 @@ static void test_softmax(void) {
     for (int a = -3; a < 3; a++) {
         test_softmax_case(OP_Softmax, 13, a, 1);
         test_softmax_case(OP_LogSoftmax, 13, a, 2);
+    }
+    { /* long rows (vectorised exp over its whole range) with -inf masks */
+        int64_t d2[] = {3, 301};
+        float xv[903];
+        unsigned s = 17;
+        for (int i = 0; i < 903; i++)
+            xv[i] = i % 7 == 3 ? -INFINITY : frand(&s) * 60;
+        cv_tensor X = tt(CV_F32, 2, d2, xv), Y;
+        const cv_tensor *in[] = {&X};
+        for (int lg = 0; lg < 2; lg++) {
+            tnode t;
+            tn_init(&t, lg ? "LogSoftmax" : "Softmax", 13);
+            CHECK(call_op(lg ? OP_LogSoftmax : OP_Softmax, &t, 1, in, 1, &Y, 1) == CLEAVE_OK);
+            int bad = 0;
+            for (int r = 0; r < 3; r++) {
+                double m = -INFINITY, sum = 0;
+                for (int i = 0; i < 301; i++)
+                    m = fmax(m, xv[r * 301 + i]);
+                for (int i = 0; i < 301; i++)
+                    sum += exp(xv[r * 301 + i] - m);
+                for (int i = 0; i < 301; i++) {
+                    double v = ((float *)Y.data)[r * 301 + i], xi = xv[r * 301 + i];
+                    if (lg)
+                        bad += isinf(xi) ? !(v < -1e30) : fabs(v - (xi - m - log(sum))) > 1e-4;
+                    else
+                        bad += fabs(v - exp(xi - m) / sum) > 1e-6 + 1e-5 * exp(xi - m) / sum;
+                }
+            }
+            CHECK(bad == 0);
+            free_outs(&Y, 1);
+        }
     }
     test_softmax_case(OP_Softmax, 11, 1, 1); /* coerced to [2, 12] */
     test_softmax_case(OP_LogSoftmax, 1, 0, 1);
@@ -229,11 +276,13 @@ static void test_reduce_case(int op, cv_dtype dt, unsigned mask, int keep, int t
     float xf[120];
     int32_t xi[120];
     unsigned s = 5;
-    for (int i = 0; i < 120; i++) xf[i] = frand(&s) * 10, xi[i] = (int32_t)(xf[i] * 10);
+    for (int i = 0; i < 120; i++)
+        xf[i] = frand(&s) * 10, xi[i] = (int32_t)(xf[i] * 10);
     cv_tensor X = tt(dt, 4, xd, dt == CV_F32 ? (void *)xf : (void *)xi), Y;
     const char *names[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"};
     int ops[] = {OP_ReduceSum, OP_ReduceMean, OP_ReduceMax, OP_ReduceMin}, kind = 0;
-    while (ops[kind] != op) kind++;
+    while (ops[kind] != op)
+        kind++;
     tnode t;
     tn_init(&t, names[kind], 13);
     tn_int(&t, "keepdims", keep);
@@ -249,21 +298,28 @@ static void test_reduce_case(int op, cv_dtype dt, unsigned mask, int keep, int t
     CHECK(call_op(op, &t, n_in, in, 1, &Y, threads) == CLEAVE_OK);
     if (!mask) mask = 15;
     int on = 0;
-    for (int i = 0; i < 4; i++) on += !(mask >> i & 1) || keep;
+    for (int i = 0; i < 4; i++)
+        on += !(mask >> i & 1) || keep;
     CHECK(Y.ndim == on && Y.dtype == dt);
     /* reference: walk output positions, reduce matching inputs */
     int64_t ostride[4], o = 1;
-    for (int i = 3; i >= 0; i--) ostride[i] = (mask >> i & 1) ? 0 : o, o *= (mask >> i & 1) ? 1 : xd[i];
+    for (int i = 3; i >= 0; i--)
+        ostride[i] = (mask >> i & 1) ? 0 : o, o *= (mask >> i & 1) ? 1 : xd[i];
     double *ref = calloc((size_t)o, sizeof(double));
     int64_t *cnt = calloc((size_t)o, sizeof(int64_t));
     for (int i = 0; i < 120; i++) {
         int64_t rem = i, oi = 0;
-        for (int d = 3; d >= 0; d--) oi += (rem % xd[d]) * ostride[d], rem /= xd[d];
+        for (int d = 3; d >= 0; d--)
+            oi += (rem % xd[d]) * ostride[d], rem /= xd[d];
         double v = dt == CV_F32 ? xf[i] : xi[i];
-        if (!cnt[oi]) ref[oi] = v;
-        else if (kind <= 1) ref[oi] += v;
-        else if (kind == 2) ref[oi] = fmax(ref[oi], v);
-        else ref[oi] = fmin(ref[oi], v);
+        if (!cnt[oi])
+            ref[oi] = v;
+        else if (kind <= 1)
+            ref[oi] += v;
+        else if (kind == 2)
+            ref[oi] = fmax(ref[oi], v);
+        else
+            ref[oi] = fmin(ref[oi], v);
         cnt[oi]++;
     }
     for (int64_t i = 0; i < o; i++) {
@@ -300,7 +356,7 @@ static void test_reduce(void) {
     cv_tensor D = tt(CV_I64, 1, ad1, ax), U = tt(CV_I64, 1, ad1, NULL);
     const cv_tensor *in2[] = {&X, &D}, *in3[] = {&X, &U};
     tn_init(&t, "ReduceSum", 13);
-    CHECK(call_op(OP_ReduceSum, &t, 2, in2, 1, &Y, 1) == CLEAVE_E_INVALID); /* 1 and -1 */
+    CHECK(call_op(OP_ReduceSum, &t, 2, in2, 1, &Y, 1) == CLEAVE_E_INVALID);     /* 1 and -1 */
     CHECK(call_op(OP_ReduceSum, &t, 2, in3, 1, &Y, 1) == CLEAVE_E_UNSUPPORTED); /* unknown */
     tn_init(&t, "ReduceMax", 13);
     CHECK(call_op(OP_ReduceMax, &t, 2, in2, 1, &Y, 1) == CLEAVE_E_INVALID); /* input < 18 */
@@ -309,7 +365,8 @@ static void test_reduce(void) {
 static void test_arg(void) {
     int64_t xd[] = {2, 3, 4};
     float x[24];
-    for (int i = 0; i < 24; i++) x[i] = (float)((i * 7) % 5); /* many ties */
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)((i * 7) % 5); /* many ties */
     cv_tensor X = tt(CV_F32, 3, xd, x), Y;
     const cv_tensor *in[] = {&X};
     for (int op = 0; op < 2; op++)
@@ -341,7 +398,8 @@ static void test_arg(void) {
 /* Copy of float data f converted to dt (float32/float64/float16). */
 static void *conv_from_f32(const float *f, int64_t n, cv_dtype dt) {
     cv_tensor t = tt(dt, 0, NULL, malloc((size_t)n * 8));
-    for (int64_t i = 0; i < n; i++) cv_set_f64(&t, i, f[i]);
+    for (int64_t i = 0; i < n; i++)
+        cv_set_f64(&t, i, f[i]);
     return t.data;
 }
 
@@ -352,7 +410,8 @@ static void test_threads_dtypes(void) {
     int64_t n = cv_shape_numel(4, xd);
     float *x = malloc((size_t)n * 4), p[4][36];
     unsigned s = 9;
-    for (int64_t i = 0; i < n; i++) x[i] = frand(&s) * 4;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = frand(&s) * 4;
     for (int i = 0; i < 36; i++)
         p[0][i] = 1 + frand(&s) * 0.5f, p[1][i] = frand(&s), p[2][i] = frand(&s),
         p[3][i] = 1.5f + frand(&s);
@@ -368,11 +427,17 @@ static void test_threads_dtypes(void) {
         case 1: op = OP_LogSoftmax, tn_init(&t, "LogSoftmax", 13); break;
         case 2: op = OP_LayerNormalization, tn_init(&t, "LayerNormalization", 17), n_in = 2; break;
         case 3: op = OP_BatchNormalization, tn_init(&t, "BatchNormalization", 15), n_in = 5; break;
-        case 4: op = OP_InstanceNormalization, tn_init(&t, "InstanceNormalization", 6), n_in = 3; break;
+        case 4:
+            op = OP_InstanceNormalization, tn_init(&t, "InstanceNormalization", 6), n_in = 3;
+            break;
         case 5: op = OP_ReduceSum, tn_init(&t, "ReduceSum", 13), n_in = 2; break; /* general */
         case 6: op = OP_ReduceMax, tn_init(&t, "ReduceMax", 18), n_in = 2; break; /* blocked */
-        case 7: op = OP_ReduceMean, tn_init(&t, "ReduceMean", 11), tn_ints(&t, "axes", axes1, 1); break;
-        default: op = OP_ArgMin, tn_init(&t, "ArgMin", 13), tn_int(&t, "axis", 1), exact_int = 1; break;
+        case 7:
+            op = OP_ReduceMean, tn_init(&t, "ReduceMean", 11), tn_ints(&t, "axes", axes1, 1);
+            break;
+        default:
+            op = OP_ArgMin, tn_init(&t, "ArgMin", 13), tn_int(&t, "axis", 1), exact_int = 1;
+            break;
         }
         for (int run = 0; run < 6; run++) { /* run 0: f32 on 1 thread, the reference */
             int d = run / 2, th = 1 + 2 * (run & 1);
@@ -390,7 +455,8 @@ static void test_threads_dtypes(void) {
             if (op == OP_ReduceMax) in[1] = &A1;
             cv_tensor *o = run ? &out : &ref;
             CHECK(call_op(op, &t, n_in, in, 1, o, th) == CLEAVE_OK);
-            for (int k = 0; k < 5; k++) free(in_t[k].data);
+            for (int k = 0; k < 5; k++)
+                free(in_t[k].data);
             if (!run) continue;
             int64_t m = cv_numel(&out);
             CHECK(m == cv_numel(&ref));
@@ -417,7 +483,8 @@ int main(void) {
     cleave_ctx_create(&g_ctx);
     test_batchnorm();
     test_instancenorm();
-    for (int i = 0; i < 4; i++) test_layernorm(i & 1, i >> 1);
+    for (int i = 0; i < 4; i++)
+        test_layernorm(i & 1, i >> 1);
     test_softmax();
     test_reduce();
     test_arg();
