@@ -161,12 +161,34 @@ int64_t cv_get_i64(const cv_tensor *t, int64_t i) {
     case CV_I8: return ((const int8_t *)p)[i];
     case CV_U8: return ((const uint8_t *)p)[i];
     case CV_BOOL: return ((const uint8_t *)p)[i] != 0;
-    default: return (int64_t)cv_get_f64(t, i);
+    default: {
+        double d = cv_get_f64(t, i);
+        if (d != d) return 0;
+        return d < -9223372036854775808.0 ? INT64_MIN
+               : d >= 9223372036854775808.0 ? INT64_MAX : (int64_t)d;
     }
+    }
+}
+
+/* Saturating double -> integer (NaN -> 0): C leaves out-of-range casts undefined. */
+static double sat(double v, double lo, double hi) {
+    if (v != v) return 0;
+    return v < lo ? lo : (v > hi ? hi : v);
 }
 
 void cv_set_f64(cv_tensor *t, int64_t i, double v) {
     void *p = t->data;
+    switch (t->dtype) {
+    case CV_U8: v = sat(v, 0, 255); break;
+    case CV_I8: v = sat(v, -128, 127); break;
+    case CV_U16: v = sat(v, 0, 65535); break;
+    case CV_I16: v = sat(v, -32768, 32767); break;
+    case CV_I32: v = sat(v, -2147483648.0, 2147483647.0); break;
+    case CV_U32: v = sat(v, 0, 4294967295.0); break;
+    case CV_I64: v = sat(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case CV_U64: v = sat(v, 0, 18446744073709549568.0); break;
+    default: break;
+    }
     switch (t->dtype) {
     case CV_F32: ((float *)p)[i] = (float)v; break;
     case CV_F64: ((double *)p)[i] = v; break;

@@ -18,7 +18,8 @@ static float frand(void) {
 
 static float *make(size_t n) {
     float *p = (float *)malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = frand();
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
     return p;
 }
 
@@ -33,8 +34,24 @@ static int run_case(int64_t M, int64_t N, int64_t K, int ta, int tb, float alpha
     float *rb = make((size_t)M), *cb = make((size_t)N);
     memcpy(C1, C0, (size_t)(M * ldc) * sizeof(float));
     ir_act act = {IR_ACT_RELU, 0, 0};
-    sgemm_params p = {M, N, K, alpha, beta, A, lda, ta, B, ldb, tb, NULL, NULL,
-                      C1, ldc, bias ? rb : NULL, bias ? cb : NULL, relu ? &act : NULL};
+    sgemm_params p = {M,
+                      N,
+                      K,
+                      alpha,
+                      beta,
+                      A,
+                      lda,
+                      ta,
+                      B,
+                      ldb,
+                      tb,
+                      NULL,
+                      NULL,
+                      C1,
+                      ldc,
+                      bias ? rb : NULL,
+                      bias ? cb : NULL,
+                      relu ? &act : NULL};
     float *pa = NULL, *pb = NULL;
     if (pre_a) {
         pa = (float *)malloc(sgemm_packed_a_floats(M, K) * sizeof(float) + 4);
@@ -71,8 +88,7 @@ static int run_case(int64_t M, int64_t N, int64_t K, int ta, int tb, float alpha
             }
         }
         /* the padding columns of C must be untouched */
-        if (C1[i * ldc + N] != C0[i * ldc + N] || C1[i * ldc + N + 1] != C0[i * ldc + N + 1])
-            bad++;
+        if (C1[i * ldc + N] != C0[i * ldc + N] || C1[i * ldc + N + 1] != C0[i * ldc + N + 1]) bad++;
     }
     free(A), free(B), free(C0), free(C1), free(rb), free(cb), free(pa), free(pb);
     cv_aligned_free(scratch);
@@ -88,7 +104,8 @@ static void bench_256(void) {
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
         double t0 = cv_now_ms();
-        for (int i = 0; i < 4; i++) sgemm_f32(&p, scratch, 1);
+        for (int i = 0; i < 4; i++)
+            sgemm_f32(&p, scratch, 1);
         double dt = (cv_now_ms() - t0) / 4;
         if (dt < best) best = dt;
     }
@@ -104,8 +121,8 @@ int main(void) {
         for (int b = 0; b < 5; b++)
             for (int c = 0; c < 5; c++)
                 for (int t = 0; t < 4; t++)
-                    CHECK(run_case(sizes[a], sizes[b], sizes[c], t & 1, t >> 1, 1.0f, 0.0f, 0,
-                                   0, 0, 0, 1) == 0);
+                    CHECK(run_case(sizes[a], sizes[b], sizes[c], t & 1, t >> 1, 1.0f, 0.0f, 0, 0, 0,
+                                   0, 1) == 0);
     /* several depth blocks (K > KC), row blocks (M > MC) and column edges */
     CHECK(run_case(300, 70, 600, 0, 0, 1.0f, 0.0f, 0, 0, 0, 0, 1) == 0);
     CHECK(run_case(300, 70, 600, 1, 1, 0.5f, 2.0f, 0, 0, 1, 1, 2) == 0);
