@@ -1,0 +1,84 @@
+/* ops/fast: the private "fast kernel" interface generic op code calls with
+ * no #ifdef. One backend is linked: ops/dnnl/ (oneDNN 2.x) when CMake finds
+ * oneDNN, else ops/nofast/ which answers "not available" so the caller runs
+ * its reference kernel. XNNPACK-style life cycle: create (primitive chosen,
+ * weights reordered once), query scratch, run many times, destroy. */
+#ifndef CLEAVE_OPS_FAST_H
+#define CLEAVE_OPS_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/graph.h" /* ir_act: fused activation kind/alpha/beta */
+
+/* Return values of fast_*_create. */
+enum {
+    FAST_NOMEM = -1, /* out of memory: the caller reports CLEAVE_E_NOMEM */
+    FAST_NO = 0,     /* no backend, or this shape is not worth it: use _ref */
+    FAST_OK = 1      /* *state set */
+};
+
+/* Data layout a conv backend runs in. AUTO (0, what callers pass) is the
+ * backend's measured choice; tests and benches may force one. Inputs and
+ * outputs of fast_conv_run are NCHW either way: BLOCKED reorders inside. */
+typedef enum fast_layout {
+    FAST_LAYOUT_AUTO = 0,
+    FAST_LAYOUT_PLAIN,  /* the kernel reads and writes NCHW directly */
+    FAST_LAYOUT_BLOCKED /* the library's preferred (e.g. nChw16c) layout */
+} fast_layout;
+
+/* 2-D convolution, f32, NCHW in and out, weights and bias constant.
+ * y = act(conv(x, weight) + bias). */
+typedef struct fast_conv_desc {
+    int64_t n, c, h, w;             /* input NCHW */
+    int64_t k, kh, kw;              /* output channels, kernel */
+    int64_t oh, ow;                 /* output spatial (must match the pads) */
+    int64_t stride[2], dilation[2]; /* {h, w}; ONNX dilation (1 = dense) */
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t group;       /* c % group == 0 and k % group == 0 */
+    const float *weight; /* ONNX layout K x C/group x kh x kw; read during create only */
+    const float *bias;   /* K or NULL; copied at create */
+    ir_act act;          /* fused activation on the output */
+    int threads;         /* OpenMP threads for run; <= 0: omp_get_max_threads() */
+    fast_layout layout;  /* FAST_LAYOUT_AUTO unless testing */
+} fast_conv_desc;
+
+/* FAST_OK with *state set; FAST_NO when no backend, an unsupported shape,
+ * or only a slow (reference) library kernel exists; FAST_NOMEM on OOM.
+ * The state owns copies of weight and bias in the library's layout. */
+int fast_conv_create(const fast_conv_desc *d, void **state);
+/* Scratch run needs (library scratchpad plus blocked copies of src/dst
+ * when the chosen kernel wants them); 0 allowed. */
+size_t fast_conv_scratch_bytes(const void *state);
+/* src: dense NCHW f32 (n, c, h, w); dst: dense NCHW f32 (n, k, oh, ow), not
+ * overlapping src; scratch: fast_conv_scratch_bytes() bytes, 64-byte aligned
+ * (NULL when 0). Runs on desc.threads OpenMP threads. One call at a time per
+ * state; different states may run concurrently. 0 on success, -1 on a
+ * library failure (not expected after a successful create). */
+int fast_conv_run(void *state, const float *src, float *dst, void *scratch);
+void fast_conv_destroy(void *state);
+
+/* Y[M,N] = act(A[M,K] * op(B) + bias): op(B) = B stored K x N (trans_b 0)
+ * or B^T with B stored N x K (trans_b 1). B and bias constant, copied. */
+typedef struct fast_gemm_desc {
+    int64_t m, n, k;
+    int trans_b;
+    const float *b;    /* read during create only */
+    const float *bias; /* N or NULL */
+    ir_act act;
+    int threads; /* as in fast_conv_desc */
+} fast_gemm_desc;
+
+/* Same contracts as the conv functions; a, y dense row-major. */
+int fast_gemm_create(const fast_gemm_desc *d, void **state);
+size_t fast_gemm_scratch_bytes(const void *state);
+int fast_gemm_run(void *state, const float *a, float *y, void *scratch);
+void fast_gemm_destroy(void *state);
+
+/* Library kernel a state runs, e.g. "brgconv:avx512_core blocked", for
+ * per-node reports; works on conv and gemm states. */
+const char *fast_impl_name(const void *state);
+/* "onednn 2.6.3 (avx512_core_bf16)"; "none" without a backend. */
+const char *fast_backend_name(void);
+
+#endif
