@@ -5,6 +5,7 @@
  * for the SGEMM once in prepare. Layout NC<spatial>, row-major. */
 #include <string.h>
 
+#include "ops/fast.h"
 #include "ops/op.h"
 #include "ops/sgemm.h"
 
@@ -30,6 +31,7 @@ typedef struct conv_state {
     float *packed;        /* packed weights per group, NULL when W not constant */
     size_t packed_stride; /* floats per group */
     size_t col_floats;    /* im2col / col2im buffer at the start of scratch */
+    void *fast;           /* fast backend state (ops/fast.h) or NULL */
 } conv_state;
 
 static int64_t conv_cdiv(int64_t a, int64_t b) {
@@ -406,6 +408,7 @@ static void conv_direct_2d_f32(const conv_state *st, const float *x, const float
 static void conv_release(void *state) {
     conv_state *st = (conv_state *)state;
     if (!st) return;
+    if (st->fast) fast_conv_destroy(st->fast);
     cv_aligned_free(st->packed);
     cv_free(st);
 }
@@ -440,6 +443,27 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
     st->col_floats = (st->col_floats + 15) / 16 * 16;
     const int64_t gn = transpose ? g->in_size : g->out_size;
     const float *w = (const float *)c->in[1]->data;
+    const cv_tensor *bt = c->n_in > 2 ? c->in[2] : NULL;
+    if (c->fast && !transpose && g->nsp == 2 && w && (!bt || bt->data)) {
+        fast_conv_desc fd = {
+            .n = st->N, .c = st->C, .h = g->in[0], .w = g->in[1], .k = st->M,
+            .kh = g->k[0], .kw = g->k[1], .oh = g->out[0], .ow = g->out[1],
+            .stride = {g->s[0], g->s[1]}, .dilation = {g->d[0], g->d[1]},
+            .pad_t = g->pb[0], .pad_l = g->pb[1], .pad_b = g->pe[0], .pad_r = g->pe[1],
+            .group = st->group, .weight = w, .bias = bt ? (const float *)bt->data : NULL,
+            .act = c->node->act, .threads = st->threads};
+        int r = fast_conv_create(&fd, &st->fast);
+        if (r == FAST_NOMEM) {
+            conv_release(st);
+            return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+        }
+        if (r == FAST_OK) {
+            c->scratch_bytes = fast_conv_scratch_bytes(st->fast);
+            c->state = st;
+            return CLEAVE_OK;
+        }
+        st->fast = NULL;
+    }
     if (st->kind != CONV_DIRECT && w) {
         st->packed_stride = sgemm_packed_a_floats(st->gm, st->gk);
         st->packed =
@@ -476,6 +500,11 @@ static cleave_status conv_run(op_call *c) {
     const float *bias = c->n_in > 2 && c->in[2] ? (const float *)c->in[2]->data : NULL;
     float *y = (float *)c->out[0]->data;
     const ir_act *act = c->node->act.kind != IR_ACT_NONE ? &c->node->act : NULL;
+    if (st->fast) {
+        if (fast_conv_run(st->fast, x, y, c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
     int threads = c->threads < st->threads ? c->threads : st->threads;
     if (threads < 1) threads = 1;
     if (st->kind == CONV_DIRECT) {

@@ -7,6 +7,7 @@
 #include <omp.h>
 #endif
 
+#include "ops/fast.h"
 #include "ops/op.h"
 #include "ops/sgemm.h"
 
@@ -14,11 +15,13 @@
 typedef struct gemm_state {
     float *packed_a, *packed_b;
     int threads;
+    void *fast; /* fast backend (ops/fast.h) for Gemm with constant B, or NULL */
 } gemm_state;
 
 static void gemm_release(void *state) {
     gemm_state *st = (gemm_state *)state;
     if (!st) return;
+    if (st->fast) fast_gemm_destroy(st->fast);
     cv_aligned_free(st->packed_a);
     cv_aligned_free(st->packed_b);
     cv_free(st);
@@ -101,7 +104,30 @@ static cleave_status gemm_prepare(op_call *c) {
     CV_TRY(gemm_shape(c, &d));
     const cv_tensor *a = c->in[0], *b = c->in[1];
     CV_TRY(gemm_make_state(c, d.M, d.N, d.K, d.ta, d.tb, a->dims[1], b->dims[1], 1, 1));
-    const gemm_state *st = (const gemm_state *)c->state;
+    gemm_state *st = (gemm_state *)c->state;
+    const cv_tensor *cc = c->n_in > 2 ? c->in[2] : NULL;
+    const float beta = ir_attr_float(c->node, "beta", 1.0f);
+    /* Fast path: Y = A * op(B) + row-vector bias, B and bias constant. */
+    if (c->fast && b->data && !d.ta && ir_attr_float(c->node, "alpha", 1.0f) == 1.0f &&
+        (!cc || (cc->data && d.cm == 1)) && d.M > 0 && d.N > 0 && d.K > 0) {
+        float *bv = NULL;
+        if (cc && beta != 0.0f) {
+            bv = (float *)cv_malloc(sizeof(float) * (size_t)d.N);
+            if (!bv) return op_fail(c, CLEAVE_E_NOMEM, "out of memory");
+            for (int64_t j = 0; j < d.N; j++) bv[j] = beta * ((const float *)cc->data)[d.cn == 1 ? 0 : j];
+        }
+        fast_gemm_desc fd = {.m = d.M, .n = d.N, .k = d.K, .trans_b = d.tb,
+                             .b = (const float *)b->data, .bias = bv, .act = c->node->act,
+                             .threads = st->threads};
+        int r = fast_gemm_create(&fd, &st->fast);
+        cv_free(bv);
+        if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+        if (r == FAST_OK) {
+            c->scratch_bytes = fast_gemm_scratch_bytes(st->fast);
+            return CLEAVE_OK;
+        }
+        st->fast = NULL;
+    }
     size_t bias = (size_t)(d.M > d.N ? d.M : d.N);
     bias = (bias + 15) / 16 * 16; /* keep the SGEMM scratch 64-byte aligned */
     c->scratch_bytes =
@@ -113,6 +139,12 @@ static cleave_status gemm_prepare(op_call *c) {
 static cleave_status gemm_run(op_call *c) {
     const gemm_state *st = (const gemm_state *)c->state;
     if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+    if (st->fast) {
+        if (fast_gemm_run(st->fast, (const float *)c->in[0]->data, (float *)c->out[0]->data,
+                          c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
     gemm_dims d;
     CV_TRY(gemm_shape(c, &d));
     const cv_tensor *a = c->in[0], *b = c->in[1], *cc = c->n_in > 2 ? c->in[2] : NULL;

@@ -13,8 +13,8 @@ HOME_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 name=$(basename "$MODEL" .onnx)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cleave-model-$name-XXXX")
 trap 'rm -rf "$work"' EXIT
-# Reference outputs are cached next to the model (they only depend on model + input).
-ref="$MODEL.ortref"
+# Reference outputs are cached in the build dir (they depend only on model + input).
+ref="$(cd "$(dirname "$CLEAVE")" && pwd)/ortref/$name"
 if [ ! -f "$ref/.done" ] || [ "$ref/.done" -ot "$MODEL" ]; then
   rm -rf "$ref"; mkdir -p "$ref"
   node "$HOME_DIR/tools/ort_run.js" run "$MODEL" --input "$INPUT" --outdir "$ref" || { echo "FAIL: ONNX Runtime could not run $MODEL"; exit 1; }
