@@ -366,6 +366,43 @@ POOL_MAX_PLANE(pool_max_nd_i8_ref, int8_t, -128)
 POOL_AVG_PLANE(pool_avg_nd_f32_ref, float)
 POOL_AVG_PLANE(pool_avg_nd_f64_ref, double)
 
+/* 2-D f32 max pool without indices, two passes per output row: the max
+ * over the window's rows at every input column (unit stride, vectorises),
+ * then the max over each window's columns of that row. Planes up to
+ * POOL_ROW_MAX columns; others use the general kernel. */
+#define POOL_ROW_MAX 4096
+static void pool_max_2d_f32_rows(const pool_geom *g, const pool_tap *taps, const void *xv,
+                                 void *yv, int64_t *ind, int include_pad) {
+    (void)ind, (void)include_pad;
+    const float *x = (const float *)xv;
+    float *y = (float *)yv;
+    pool_2d v;
+    pool_2d_view(g, taps, &v);
+    float row[POOL_ROW_MAX];
+    for (int64_t oh = 0; oh < v.OH; oh++) {
+        const pool_tap *th = v.th + oh * v.th_step;
+        const int64_t ih0 = oh * v.sh - v.ph;
+        float *yr = y + oh * v.OW;
+        if (th->klo >= th->khi) { /* window entirely in padding */
+            for (int64_t ow = 0; ow < v.OW; ow++) yr[ow] = -FLT_MAX;
+            continue;
+        }
+        const float *x0 = x + (ih0 + th->klo * v.dh) * v.W;
+        for (int64_t iw = 0; iw < v.W; iw++) row[iw] = x0[iw];
+        for (int64_t kh = th->klo + 1; kh < th->khi; kh++) {
+            const float *restrict xr = x + (ih0 + kh * v.dh) * v.W;
+            for (int64_t iw = 0; iw < v.W; iw++) row[iw] = xr[iw] > row[iw] ? xr[iw] : row[iw];
+        }
+        for (int64_t ow = 0; ow < v.OW; ow++) {
+            const pool_tap *tw = v.tw + ow;
+            const float *r = row + ow * v.sw - v.pw;
+            float best = -FLT_MAX;
+            for (int64_t kw = tw->klo; kw < tw->khi; kw++) best = r[kw * v.dw] > best ? r[kw * v.dw] : best;
+            yr[ow] = best;
+        }
+    }
+}
+
 /* Runs a plane kernel over all N*C planes, in parallel when threads > 1. */
 static void pool_planes(const pool_geom *g, const pool_tap *taps, pool_plane_fn fn, const void *x,
                         void *y, size_t esize, int64_t *ind, int include_pad, int threads) {
@@ -390,7 +427,9 @@ static cleave_status pool_max_run(op_call *c) {
     int64_t *ind = c->n_out > 1 && c->out[1] ? (int64_t *)c->out[1]->data : NULL;
     pool_plane_fn fn;
     switch (c->in[0]->dtype) {
-    case CV_F32: fn = pool_max_nd_f32_ref; break;
+    case CV_F32:
+        fn = !ind && g.nsp == 2 && g.in[1] <= POOL_ROW_MAX ? pool_max_2d_f32_rows : pool_max_nd_f32_ref;
+        break;
     case CV_F64: fn = pool_max_nd_f64_ref; break;
     case CV_U8: fn = pool_max_nd_u8_ref; break;
     case CV_I8: fn = pool_max_nd_i8_ref; break;
