@@ -128,7 +128,8 @@ int cmd_inspect(int argc, char **argv) {
         json_object_set_new(r, "macs", json_integer(tot_macs));
         json_object_set_new(r, "param_bytes", json_integer(tot_params));
         json_object_set_new(r, "activation_bytes_sum", json_integer((json_int_t)sum));
-        json_object_set_new(r, "peak_activation_bytes", json_integer((json_int_t)peak));
+        json_object_set_new(r, "peak_activation_bytes", json_integer((json_int_t)rt_plan_peak_live_bytes(p)));
+        json_object_set_new(r, "arena_bytes", json_integer((json_int_t)peak));
         json_object_set_new(r, "node_list", jn);
         char *txt = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (txt) puts(txt);
@@ -144,9 +145,12 @@ int cmd_inspect(int argc, char **argv) {
                "Identity/Dropout removed, %d BatchNorm folded, %d activations fused, %d dead)\n",
                model, os.nodes_before ? os.nodes_before : g->n_nodes, g->n_nodes, os.folded,
                os.identity, os.bn_folded, os.act_fused, os.dead);
-        printf("total: %s, parameters %s, activations %s summed, peak activation memory %s "
-               "(%.1f%% of the sum)\n",
-               a, b, c, d, sum ? 100.0 * (double)peak / (double)sum : 0.0);
+        char e[32];
+        size_t live = rt_plan_peak_live_bytes(p);
+        human(e, sizeof e, (double)live, "B");
+        printf("total: %s, parameters %s, activations %s summed, peak live activations %s "
+               "(%.1f%% of the sum), arena %s (incl. scratch)\n",
+               a, b, c, e, sum ? 100.0 * (double)live / (double)sum : 0.0, d);
     }
     rc = 0;
     goto out;

@@ -35,7 +35,7 @@ struct rt_plan {
     rt_buf *bufs;
     int n_bufs;
     uint8_t *arena;
-    size_t arena_bytes, total_act;
+    size_t arena_bytes, total_act, peak_live, scratch_max;
     cv_arena consts;
     const cv_tensor **ptrs; /* storage for every step's in/out arrays */
     uint64_t *ns;
@@ -397,6 +397,15 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
     }
     for (int v = 0; v < nv; v++)
         if (p->buf_of[v] >= 0) p->total_act += cv_nbytes(&p->vt[v]);
+    /* Lower bound of any placement: the most tensor bytes alive at one step. */
+    for (int t = -1; t <= p->n_steps; t++) {
+        size_t live = 0;
+        for (int b = 0; b < p->n_bufs; b++)
+            if (p->bufs[b].first <= t && p->bufs[b].last >= t) live += p->bufs[b].size;
+        if (live > p->peak_live) p->peak_live = live;
+    }
+    for (int i = 0; i < p->n_steps; i++)
+        if (p->steps[i].call.scratch_bytes > p->scratch_max) p->scratch_max = p->steps[i].call.scratch_bytes;
     place_buffers(p);
     p->arena = cv_aligned_alloc(p->arena_bytes + 64);
     p->ns = cv_calloc((size_t)p->n_steps + 1, sizeof(uint64_t));
@@ -459,6 +468,8 @@ const cv_tensor *rt_plan_value(const rt_plan *p, int v) {
 }
 size_t rt_plan_arena_bytes(const rt_plan *p) { return p->arena_bytes; }
 size_t rt_plan_total_activation_bytes(const rt_plan *p) { return p->total_act; }
+size_t rt_plan_peak_live_bytes(const rt_plan *p) { return p->peak_live; }
+size_t rt_plan_max_scratch_bytes(const rt_plan *p) { return p->scratch_max; }
 int rt_plan_n_steps(const rt_plan *p) { return p->n_steps; }
 int rt_plan_step_node(const rt_plan *p, int step) { return p->steps[step].node; }
 uint64_t rt_plan_step_ns(const rt_plan *p, int step) { return p->ns[step]; }

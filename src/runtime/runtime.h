@@ -44,6 +44,11 @@ const cv_tensor *rt_plan_value(const rt_plan *p, int v);
  * the sum of all activation tensors' sizes (what a naive allocator uses). */
 size_t rt_plan_arena_bytes(const rt_plan *p);
 size_t rt_plan_total_activation_bytes(const rt_plan *p);
+/* The most bytes (tensors and scratch, 64-byte rounded) alive at any one
+ * step: the lower bound any placement must reach; arena - peak_live is the
+ * fragmentation of the greedy placement. */
+size_t rt_plan_peak_live_bytes(const rt_plan *p);
+size_t rt_plan_max_scratch_bytes(const rt_plan *p);
 
 /* Schedule introspection and per-node profile (ns summed over runs). */
 int rt_plan_n_steps(const rt_plan *p);
