@@ -253,12 +253,33 @@ static ir_act act_of(const ir_graph *g, const ir_node *a) {
     return r;
 }
 
+/* Whether v is float32: declared so, or produced by an op that only makes
+ * float32 in cleave (conv/gemm), possibly through dtype-preserving ops. */
+static int value_is_f32(const ir_graph *g, int v, int depth) {
+    if (v < 0 || depth > 64) return 0;
+    const ir_value *val = &g->values[v];
+    if (val->dtype != CV_UNDEF) return val->dtype == CV_F32;
+    if (val->producer < 0) return 0;
+    const ir_node *p = &g->nodes[val->producer];
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm")) return 1;
+    static const char *const keep[] = {"Add", "Sub", "Mul", "Relu", "MaxPool", "AveragePool",
+                                       "GlobalAveragePool", "BatchNormalization", "Sigmoid",
+                                       "Clip", "Concat", "Flatten", "Reshape", "MatMul"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        if (is_op(p, keep[i])) return p->n_in > 0 && value_is_f32(g, p->in[0], depth + 1);
+    return 0;
+}
+
 cleave_status ir_pass_fuse_activations(cleave_ctx *ctx, ir_graph *g, int *count) {
     int c = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *p = &g->nodes[i];
-        if (!(is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm") || is_op(p, "MatMul")))
+        int eltwise = is_op(p, "Add") || is_op(p, "Sub") || is_op(p, "Mul");
+        if (!(is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm") || is_op(p, "MatMul") ||
+              eltwise))
             continue;
+        /* element-wise ops need a float output (an integer Add must not get a Relu) */
+        if (eltwise && !value_is_f32(g, p->out[0], 0)) continue;
         if (p->act.kind != IR_ACT_NONE || p->n_out < 1 || p->out[0] < 0) continue;
         if (g->values[p->out[0]].dtype != CV_F32 && g->values[p->out[0]].dtype != CV_UNDEF) continue;
         int ci = sole_consumer(g, p->out[0]);

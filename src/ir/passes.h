@@ -12,7 +12,8 @@ cleave_status ir_pass_remove_identity(cleave_ctx *ctx, ir_graph *g, int *count);
 /* Conv/ConvTranspose/Gemm followed by BatchNormalization (all constant):
  * scale the weights and bias, drop the BN. */
 cleave_status ir_pass_fold_batchnorm(cleave_ctx *ctx, ir_graph *g, int *count);
-/* Conv/ConvTranspose/Gemm/MatMul followed by Relu, Clip (constant bounds),
+/* Conv/ConvTranspose/Gemm/MatMul (and f32 Add/Sub/Mul, e.g. a residual
+ * add) followed by Relu, Clip (constant bounds),
  * LeakyRelu, Sigmoid, HardSigmoid, HardSwish or Tanh: fuse into node->act. */
 cleave_status ir_pass_fuse_activations(cleave_ctx *ctx, ir_graph *g, int *count);
 /* Nodes whose outputs nobody reads (and are not graph outputs). */

@@ -91,7 +91,7 @@ cleave_status onnx_tensor_decode(cleave_ctx *ctx, const Onnx__TensorProto *tp,
         have = bytes;
     } else if (tp->has_raw_data) {
         have = tp->raw_data.len;
-        if (have == bytes) memcpy(dst, tp->raw_data.data, bytes);
+        if (have == bytes && bytes) memcpy(dst, tp->raw_data.data, bytes);
     } else if (tp->n_float_data) {
         field = "float_data";
         have = tp->n_float_data * esz;

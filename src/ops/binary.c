@@ -232,6 +232,7 @@ typedef struct bin_state {
     int int_pow;          /* Pow generic path: exact integer power */
     size_t eo;            /* output element bytes */
     bin_where_fn where;   /* Where only */
+    const ir_act *act;    /* fused activation (f32 Add/Sub/Mul), applied per row while hot */
     int n_plans;
     bin_plan plans[];
 } bin_state;
@@ -391,6 +392,7 @@ static void bin_rows(const bin_state *s, const bin_plan *p, const char *const *i
                      p->str[2][no], po);
         else
             p->fn(i1 - i0, pi[0], pi[1], po, s);
+        if (s->act) op_apply_act_f32(s->act, (float *)po, i1 - i0);
         for (int d = no - 1; d >= 0; d--) { /* odometer over the outer dims */
             idx[d]++;
             for (int j = 0; j < k; j++)
@@ -600,6 +602,14 @@ static cleave_status bin_prepare(op_call *c) {
             s->int_pow = !bin_is_float(dt) && !bin_is_float(tb);
         }
         bin_plan_bind(&s->plans[0], k);
+        /* The IR fuses activations only into f32 Add/Sub/Mul (ir_pass_fuse_activations). */
+        if (c->node->act.kind != IR_ACT_NONE) {
+            if (out->dtype != CV_F32 || bi.kind != BIN_PLAIN) {
+                cv_free(s);
+                return op_fail(c, CLEAVE_E_INTERNAL, "a fused activation needs a float32 Add/Sub/Mul");
+            }
+            s->act = &c->node->act;
+        }
     }
     c->state = s;
     return CLEAVE_OK;

@@ -273,7 +273,10 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
         cv_tensor *t = &p->vt[v];
         *t = in[k];
         t->data = NULL;
-        if (opt->fold_int_inputs && in[k].data && is_int_dtype(in[k].dtype) && cv_numel(&in[k]) <= 4096) {
+        /* shape-like inputs: small integer tensors, or tiny float vectors (Resize scales, Range bounds) */
+        int shape_like = is_int_dtype(in[k].dtype) ? cv_numel(&in[k]) <= 4096
+                                                    : in[k].ndim <= 1 && cv_numel(&in[k]) <= 16;
+        if (opt->fold_int_inputs && in[k].data && shape_like) {
             t->data = cv_arena_memdup(&p->consts, in[k].data, cv_nbytes(&in[k]));
             if (!t->data) {
                 st = cv_fail(ctx, CLEAVE_E_NOMEM, "plan: out of memory");

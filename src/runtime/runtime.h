@@ -12,9 +12,9 @@
 typedef struct rt_plan rt_plan;
 
 typedef struct rt_options {
-    /* Treat the values of small integer inputs as compile-time constants
-     * (shape-like inputs of single-node tests). The plan is then valid only
-     * for those values. */
+    /* Treat the values of shape-like inputs (small integer tensors, float
+     * vectors of at most 16 elements) as compile-time constants, as
+     * single-node tests need. The plan is then valid only for those values. */
     int fold_int_inputs;
     /* Accumulate per-node time on every run. */
     int profile;
