@@ -41,10 +41,15 @@ total=$(grep -Eo "tests failed out of [0-9]+" "$LOG" | grep -Eo "[0-9]+$" | tail
 failed=$(grep -Eo "[0-9]+ tests failed" "$LOG" | grep -Eo "^[0-9]+" | tail -1)
 skipped=$(grep -c "\*\*\*Skipped\| Skipped " "$LOG" || true)
 total=${total:-0}; failed=${failed:-0}
-conf_total=$(grep -c "Test +#[0-9]+: node\.\|: node\." "$LOG" || true)
-conf_skip=$(grep -E ": node\..*Skipped" "$LOG" | wc -l)
-conf_fail=$(grep -E ": node\..*(Failed|Timeout|Exception)" "$LOG" | wc -l)
+conf_total=$(grep -cE "Test +#[0-9]+: node\." "$LOG" || true)
+conf_skip=$(grep -E "Test +#[0-9]+: node\..*Skipped" "$LOG" | wc -l)
+conf_fail=$(grep -E "Test +#[0-9]+: node\..*(Failed|Timeout|Exception)" "$LOG" | wc -l)
+model_total=$(grep -cE "Test +#[0-9]+: model\." "$LOG" || true)
+model_skip=$(grep -E "Test +#[0-9]+: model\..*Skipped" "$LOG" | wc -l)
+model_fail=$(grep -E "Test +#[0-9]+: model\..*(Failed|Timeout|Exception)" "$LOG" | wc -l)
 echo "  ONNX backend node tests: $conf_total registered, $((conf_total-conf_skip)) ran, $((conf_total-conf_skip-conf_fail)) passed, $conf_fail failed, $conf_skip skipped"
+echo "  whole models vs ONNX Runtime: $model_total registered, $((model_total-model_skip-model_fail)) passed, $model_fail failed, $model_skip skipped"
+grep -E "^[a-z0-9_.-]+ [a-z0-9_]+ \[(fast|ref|raw)\]: (PASS|FAIL)" "$B/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/    /' | sort | head -40
 passed=$((total - failed - skipped))
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $rc

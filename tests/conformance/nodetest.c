@@ -93,7 +93,24 @@ int main(int argc, char **argv) {
             int ids[MAXT], k = 0;
             for (int i = 0; i < g->n_inputs && k < n_in; i++)
                 if (!g->values[g->inputs[i]].is_initializer) ids[k++] = g->inputs[i];
-            if (k != n_in) {
+            /* A few onnx-1.12 test sets contradict their own model (CastLike's
+             * 'like' is stored as shape [1] for a declared 3x4): skip those,
+             * naming the input, rather than bending the executor's check. */
+            for (int j = 0; j < k && j < n_in && rc == 0; j++) {
+                const ir_value *v = &g->values[ids[j]];
+                int bad = v->ndim >= 0 && v->ndim != in[j].ndim;
+                for (int d = 0; !bad && v->ndim >= 0 && d < v->ndim; d++)
+                    bad = v->dims[d] >= 0 && v->dims[d] != in[j].dims[d];
+                if (bad) {
+                    char a[64], b[64];
+                    printf("SKIP: test data disagrees with the model: input '%s' is %s, declared %s\n",
+                           v->name, cv_shape_str(in[j].ndim, in[j].dims, a, sizeof a),
+                           cv_shape_str(v->ndim, v->dims, b, sizeof b));
+                    rc = 77;
+                }
+            }
+            if (rc) {
+            } else if (k != n_in) {
                 printf("FAIL: test has %d inputs, model has %d\n", n_in, k);
                 rc = 1;
             } else {
