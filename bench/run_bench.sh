@@ -20,7 +20,7 @@ for m in $MODELS; do
     o=$(echo "$out" | awk '/^onnxruntime  median/{print $3}')
     r=$(echo "$out" | awk '/^ratio/{print $4}')
     pk=$(echo "$out" | awk '/^memory/{print $4}')
-    sm=$(echo "$out" | awk '/^memory/{print $9}')
+    sm=$(echo "$out" | awk '/^memory/{print $10}')
     printf "%-14s %7s %12s %12s %8s %14s %14s\n" "$m" "$t" "${c:-?}" "${o:-?}" "${r:-?}" "${pk:-?}" "${sm:-?}"
     [ -z "$c" ] && echo "$out" | sed 's/^/    /'
   done
