@@ -36,6 +36,12 @@ const char *cv_dtype_name(cv_dtype t) {
 
 int cv_dtype_supported(cv_dtype t) { return cv_dtype_size(t) != 0; }
 
+size_t cv_storage_bytes(const cv_tensor *t) {
+    if (!t->block || t->ndim != 4) return cv_nbytes(t);
+    int64_t cp = (t->dims[1] + t->block - 1) / t->block * t->block;
+    return (size_t)(t->dims[0] * cp * t->dims[2] * t->dims[3]) * cv_dtype_size(t->dtype);
+}
+
 int64_t cv_shape_numel(int ndim, const int64_t *dims) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= dims[i];

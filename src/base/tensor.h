@@ -32,8 +32,12 @@ typedef enum cv_dtype {
 typedef struct cv_tensor {
     cv_dtype dtype;
     int ndim;
-    int64_t dims[CV_MAX_DIMS];
-    void *data; /* NULL when only the shape is known */
+    int64_t dims[CV_MAX_DIMS]; /* logical shape (NCHW for 4-D) */
+    void *data;                /* NULL when only the shape is known */
+    /* 0: dense row-major. B > 0 (4-D f32 only): channel-blocked nChw<B>c,
+     * i.e. N x ceil(C/B) x H x W x B with the padded channels zero. Only
+     * ops that declare they handle it ever see a blocked tensor. */
+    int block;
 } cv_tensor;
 
 /* Bytes per element; 0 for string/undefined. */
@@ -47,6 +51,8 @@ static inline int64_t cv_numel(const cv_tensor *t) { return cv_shape_numel(t->nd
 static inline size_t cv_nbytes(const cv_tensor *t) {
     return (size_t)cv_numel(t) * cv_dtype_size(t->dtype);
 }
+/* Bytes of the buffer a tensor occupies (padded channels included). */
+size_t cv_storage_bytes(const cv_tensor *t);
 /* "1x3x224x224" (or "scalar") into buf. */
 const char *cv_shape_str(int ndim, const int64_t *dims, char *buf, size_t n);
 int cv_shape_eq(const cv_tensor *a, const cv_tensor *b);

@@ -451,7 +451,8 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
             .stride = {g->s[0], g->s[1]}, .dilation = {g->d[0], g->d[1]},
             .pad_t = g->pb[0], .pad_l = g->pb[1], .pad_b = g->pe[0], .pad_r = g->pe[1],
             .group = st->group, .weight = w, .bias = bt ? (const float *)bt->data : NULL,
-            .act = c->node->act, .threads = st->threads};
+            .act = c->node->act, .threads = st->threads,
+            .src_block = c->in[0]->block, .dst_block = c->out[0]->block};
         int r = fast_conv_create(&fd, &st->fast);
         if (r == FAST_NOMEM) {
             conv_release(st);
@@ -463,6 +464,10 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
             return CLEAVE_OK;
         }
         st->fast = NULL;
+    }
+    if (c->in[0]->block || c->out[0]->block) { /* the executor only blocks convs it expects fast */
+        conv_release(st);
+        return op_fail(c, CLEAVE_E_INTERNAL, "no fast kernel for a channel-blocked convolution");
     }
     if (st->kind != CONV_DIRECT && w) {
         st->packed_stride = sgemm_packed_a_floats(st->gm, st->gk);

@@ -18,17 +18,31 @@ enum {
     FAST_OK = 1      /* *state set */
 };
 
-/* Data layout a conv backend runs in. AUTO (0, what callers pass) is the
- * backend's measured choice; tests and benches may force one. Inputs and
- * outputs of fast_conv_run are NCHW either way: BLOCKED reorders inside. */
+/* Data layout a conv backend runs its NCHW sides (src_block / dst_block 0)
+ * in. AUTO (0, what callers pass) is the backend's measured choice; tests
+ * and benches may force one. The caller's NCHW buffers stay NCHW either
+ * way: BLOCKED reorders inside. */
 typedef enum fast_layout {
     FAST_LAYOUT_AUTO = 0,
     FAST_LAYOUT_PLAIN,  /* the kernel reads and writes NCHW directly */
     FAST_LAYOUT_BLOCKED /* the library's preferred (e.g. nChw16c) layout */
 } fast_layout;
 
-/* 2-D convolution, f32, NCHW in and out, weights and bias constant.
- * y = act(conv(x, weight) + bias). */
+/* 2-D convolution, f32, weights and bias constant.
+ * y = act(conv(x, weight) + bias [+ sum]).
+ *
+ * Activation formats, per side (src_block for src, dst_block for dst and
+ * the sum tensor):
+ *   0      dense NCHW (n, c, h, w); `layout` decides how the kernel runs.
+ *   B > 0  (8 or 16; normally fast_block_size()) nChw{B}c: dense
+ *          (n, ceil(c/B), h, w, B), channel ch at block ch/B, lane ch%B; the
+ *          lanes past the real channel count ("padded channels") exist.
+ *          Padded src channels must hold finite values (zeros in practice)
+ *          and do not affect the result. Padded dst channels are written as
+ *          exact zeros by every run, whatever the activation.
+ * A blocked side is used by the kernel as is when the library has a real
+ * kernel for it; otherwise the backend reorders through scratch. Either
+ * way the caller's buffer format is the one described here. */
 typedef struct fast_conv_desc {
     int64_t n, c, h, w;             /* input NCHW */
     int64_t k, kh, kw;              /* output channels, kernel */
@@ -40,8 +54,16 @@ typedef struct fast_conv_desc {
     const float *bias;   /* K or NULL; copied at create */
     ir_act act;          /* fused activation on the output */
     int threads;         /* OpenMP threads for run; <= 0: omp_get_max_threads() */
-    fast_layout layout;  /* FAST_LAYOUT_AUTO unless testing */
+    fast_layout layout;  /* FAST_LAYOUT_AUTO unless testing; plain sides only */
+    int src_block;       /* 0: src NCHW; 8 / 16: src nChw{B}c (see above) */
+    int dst_block;       /* 0: dst NCHW; 8 / 16: dst nChw{B}c (see above) */
+    int with_sum;        /* 1: y = act(conv + bias + sum), run with fast_conv_run_sum */
 } fast_conv_desc;
+
+/* Channel block the backend wants activations in between layers: 16 where
+ * the library runs avx512 kernels, 8 for avx2, 0 without a backend or when
+ * blocking is not worth it. Constant for the process. */
+int fast_block_size(void);
 
 /* FAST_OK with *state set; FAST_NO when no backend, an unsupported shape,
  * or only a slow (reference) library kernel exists; FAST_NOMEM on OOM.
@@ -50,12 +72,22 @@ int fast_conv_create(const fast_conv_desc *d, void **state);
 /* Scratch run needs (library scratchpad plus blocked copies of src/dst
  * when the chosen kernel wants them); 0 allowed. */
 size_t fast_conv_scratch_bytes(const void *state);
-/* src: dense NCHW f32 (n, c, h, w); dst: dense NCHW f32 (n, k, oh, ow), not
- * overlapping src; scratch: fast_conv_scratch_bytes() bytes, 64-byte aligned
- * (NULL when 0). Runs on desc.threads OpenMP threads. One call at a time per
- * state; different states may run concurrently. 0 on success, -1 on a
- * library failure (not expected after a successful create). */
+/* src: f32 (n, c, h, w) in the src_block format; dst: f32 (n, k, oh, ow)
+ * in the dst_block format, not overlapping src; scratch:
+ * fast_conv_scratch_bytes() bytes, 64-byte aligned (NULL when 0). Runs on
+ * desc.threads OpenMP threads. One call at a time per state; different
+ * states may run concurrently. 0 on success, -1 on a library failure (not
+ * expected after a successful create) or when the state was created with
+ * with_sum (use fast_conv_run_sum). */
 int fast_conv_run(void *state, const float *src, float *dst, void *scratch);
+/* For states created with with_sum: dst = act(conv(src) + bias + sum), the
+ * sum added before the activation (ONNX Conv -> Add -> act). sum has dst's
+ * shape and format (dst_block; padded lanes: finite, ignored, dst's are
+ * still written as 0); it may be dst itself (in place), otherwise it must
+ * not overlap dst or src, and it is not modified. src must not overlap dst.
+ * -1 when the state was created without with_sum. */
+int fast_conv_run_sum(void *state, const float *src, float *dst, const float *sum,
+                      void *scratch);
 void fast_conv_destroy(void *state);
 
 /* Y[M,N] = act(A[M,K] * op(B) + bias): op(B) = B stored K x N (trans_b 0)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ops/blocked.h"
 #include "ops/op.h"
 
 #define LAY_PAR_MIN 65536 /* output elements before threads pay off */
@@ -574,6 +575,15 @@ static cleave_status concat_infer(op_call *c) {
 }
 
 static cleave_status concat_run(op_call *c) {
+    if (c->out[0]->block) { /* channel concat of blocked tensors (the executor checks C % B == 0) */
+        const float *xs[64];
+        int64_t cs[64];
+        if (c->n_in > 64) return op_fail(c, CLEAVE_E_INTERNAL, "blocked concat of more than 64 inputs");
+        for (int k = 0; k < c->n_in; k++) xs[k] = c->in[k]->data, cs[k] = c->in[k]->dims[1];
+        const cv_tensor *y = c->out[0];
+        blk_concat_f32(xs, cs, c->n_in, y->data, y->dims[0], y->dims[2] * y->dims[3], y->block);
+        return CLEAVE_OK;
+    }
     int axis;
     CV_TRY(concat_axis(c, &axis));
     cv_tensor *y = c->out[0];

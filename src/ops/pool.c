@@ -6,6 +6,7 @@
 #include <float.h>
 #include <string.h>
 
+#include "ops/blocked.h"
 #include "ops/op.h"
 
 #define POOL_MAX_SP (CV_MAX_DIMS - 2)
@@ -419,9 +420,26 @@ static int pool_threads(const op_call *c) {
     return c->threads > 1 ? c->threads : 1;
 }
 
+/* 2-D pooling on a channel-blocked input (the executor only hands blocked
+ * tensors to 2-D f32 pools without the Indices output). */
+static void pool_run_blocked(op_call *c, const pool_geom *g, int is_max, int include_pad) {
+    const cv_tensor *x = c->in[0];
+    int b = x->block;
+    blk_pool2d p = {.n = x->dims[0], .cb = (x->dims[1] + b - 1) / b, .h = g->in[0], .w = g->in[1],
+                    .oh = g->out[0], .ow = g->out[1], .kh = g->k[0], .kw = g->k[1], .sh = g->s[0],
+                    .sw = g->s[1], .dh = g->d[0], .dw = g->d[1], .pt = g->pb[0], .pl = g->pb[1],
+                    .pb = g->pe[0], .pr = g->pe[1], .b = b, .is_max = is_max,
+                    .include_pad = include_pad};
+    blk_pool2d_f32(&p, x->data, c->out[0]->data, pool_threads(c));
+}
+
 static cleave_status pool_max_run(op_call *c) {
     pool_geom g;
     CV_TRY(pool_shape(c, 1, &g));
+    if (c->in[0]->block) {
+        pool_run_blocked(c, &g, 1, 0);
+        return CLEAVE_OK;
+    }
     pool_tap *taps = (pool_tap *)c->scratch;
     pool_fill_taps(&g, taps);
     int64_t *ind = c->n_out > 1 && c->out[1] ? (int64_t *)c->out[1]->data : NULL;
@@ -462,9 +480,13 @@ static cleave_status pool_max_run(op_call *c) {
 static cleave_status pool_avg_run(op_call *c) {
     pool_geom g;
     CV_TRY(pool_shape(c, 0, &g));
+    int inc = ir_attr_int(c->node, "count_include_pad", 0) != 0;
+    if (c->in[0]->block) {
+        pool_run_blocked(c, &g, 0, inc);
+        return CLEAVE_OK;
+    }
     pool_tap *taps = (pool_tap *)c->scratch;
     pool_fill_taps(&g, taps);
-    int inc = ir_attr_int(c->node, "count_include_pad", 0) != 0;
     int f32 = c->in[0]->dtype == CV_F32;
     pool_planes(&g, taps, f32 ? pool_avg_nd_f32_ref : pool_avg_nd_f64_ref, c->in[0]->data,
                 c->out[0]->data, f32 ? 4 : 8, NULL, inc, pool_threads(c));
@@ -516,6 +538,13 @@ POOL_GLOBAL_PLANE(pool_global_nd_f64_ref, double)
 
 static cleave_status pool_global_run(op_call *c) {
     const cv_tensor *x = c->in[0];
+    if (x->block) {
+        int b = x->block;
+        blk_global_pool_f32(x->data, c->out[0]->data, x->dims[0], (x->dims[1] + b - 1) / b,
+                            cv_shape_numel(x->ndim - 2, x->dims + 2), b,
+                            c->node->op == OP_GlobalMaxPool, pool_threads(c));
+        return CLEAVE_OK;
+    }
     pool_geom g = {0};
     g.planes = x->dims[0] * x->dims[1];
     g.in_size = g.planes > 0 ? cv_numel(x) / g.planes : 0;

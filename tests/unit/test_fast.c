@@ -4,7 +4,14 @@
  * that differ per side, batch 2), every fused activation, both layouts
  * (plain NCHW and blocked) and 1/2 threads; fast_gemm against a triple loop
  * (trans_b 0/1, bias or not, m = 1). Tolerance 1e-4 abs + 1e-4 rel. Prints
- * GFLOP/s of a resnet18 3x3 64->64 56x56 layer on one thread (not asserted). */
+ * GFLOP/s of a resnet18 3x3 64->64 56x56 layer on one thread (not asserted).
+ * Blocked activations: every src_block / dst_block combination of
+ * {0, fast_block_size()} (and the other block size) over the conv shapes
+ * against the plain path with the layouts converted here; padded dst lanes
+ * must be exactly 0 (also when act(0) != 0), padded src lanes must not
+ * matter. Residual sum (with_sum): act(conv + bias + sum) with none / relu /
+ * sigmoid, plain and blocked dst, sum == dst and sum != dst. Prints per-call
+ * ms of three layers plain vs blocked in/out (not asserted). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,14 +342,316 @@ static void bench_resnet_layer(void) {
     free(x), free(w), free(b), free(y);
 }
 
+/* ---- blocked activations (src_block / dst_block) and the residual sum ---- */
+
+static int64_t cdiv(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+/* Elements of an nChw{B}c tensor (channels padded up to a multiple of B). */
+static int64_t blk_elems(int64_t n, int64_t c, int64_t hw, int b) {
+    return n * cdiv(c, b) * b * hw;
+}
+
+/* NCHW -> nChw{B}c; padded lanes set to pad. */
+static void to_blk(const float *x, int64_t n, int64_t c, int64_t hw, int b, float pad, float *o) {
+    int64_t cb = cdiv(c, b);
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t ib = 0; ib < cb; ib++)
+            for (int64_t p = 0; p < hw; p++)
+                for (int l = 0; l < b; l++) {
+                    int64_t ch = ib * b + l;
+                    o[((in * cb + ib) * hw + p) * b + l] = ch < c ? x[(in * c + ch) * hw + p] : pad;
+                }
+}
+
+/* nChw{B}c -> NCHW. */
+static void from_blk(const float *o, int64_t n, int64_t c, int64_t hw, int b, float *x) {
+    int64_t cb = cdiv(c, b);
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t p = 0; p < hw; p++)
+                x[(in * c + ch) * hw + p] = o[((in * cb + ch / b) * hw + p) * b + ch % b];
+}
+
+/* Padded lanes of an nChw{B}c tensor that are not exactly 0. */
+static int64_t blk_pad_nonzero(const float *o, int64_t n, int64_t c, int64_t hw, int b) {
+    int64_t cb = cdiv(c, b), bad = 0;
+    for (int64_t in = 0; in < n; in++)
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t ch = c; ch < cb * b; ch++)
+                bad += o[((in * cb + ch / b) * hw + p) * b + ch % b] != 0.0f;
+    return bad;
+}
+
+static int blk_direct, blk_fallback; /* blocked sides the conv took as is / reordered */
+
+/* sum_mode: 0 no sum, 1 sum == dst (in place), 2 separate sum buffer.
+ * src_pad: value of the padded src and sum lanes (must not matter). */
+static void blocked_one(const conv_case *cc, ir_act act, int bias, int sb, int db, int sum_mode,
+                        float src_pad, int threads) {
+    fast_conv_desc d = {.n = cc->n,
+                        .c = cc->c,
+                        .h = cc->h,
+                        .w = cc->w,
+                        .k = cc->k,
+                        .kh = cc->kh,
+                        .kw = cc->kw,
+                        .stride = {cc->sh, cc->sw},
+                        .dilation = {cc->dh, cc->dw},
+                        .pad_t = cc->pt,
+                        .pad_l = cc->pl,
+                        .pad_b = cc->pb,
+                        .pad_r = cc->pr,
+                        .group = cc->group,
+                        .act = {IR_ACT_NONE, 0, 0},
+                        .threads = threads};
+    d.oh = (d.h + d.pad_t + d.pad_b - ((d.kh - 1) * d.dilation[0] + 1)) / d.stride[0] + 1;
+    d.ow = (d.w + d.pad_l + d.pad_r - ((d.kw - 1) * d.dilation[1] + 1)) / d.stride[1] + 1;
+    int64_t hw = d.h * d.w, ohw = d.oh * d.ow;
+    int64_t nx = d.n * d.c * hw, ny = d.n * d.k * ohw;
+    int64_t nw = d.k * (d.c / d.group) * d.kh * d.kw;
+    float *x = make(nx), *wt = make(nw), *b = make(d.k), *sum = make(ny), *ref = make(ny);
+    d.weight = wt;
+    d.bias = bias ? b : NULL;
+    /* Reference: the plain path without activation, then + sum, then act. */
+    void *pst = NULL;
+    int rc = fast_conv_create(&d, &pst);
+    CHECK(rc == (have_backend ? FAST_OK : FAST_NO));
+    if (rc != FAST_OK) {
+        d.src_block = sb ? sb : 16, d.dst_block = db, d.with_sum = sum_mode != 0;
+        CHECK(fast_conv_create(&d, &pst) == FAST_NO && pst == NULL);
+        free(x), free(wt), free(b), free(sum), free(ref);
+        return;
+    }
+    size_t psb = fast_conv_scratch_bytes(pst);
+    void *pscratch = psb ? cv_aligned_alloc(psb) : NULL;
+    CHECK(fast_conv_run(pst, x, ref, pscratch) == 0);
+    CHECK(fast_conv_run_sum(pst, x, ref, ref, pscratch) == -1); /* not a sum state */
+    fast_conv_destroy(pst);
+    cv_aligned_free(pscratch);
+    if (sum_mode)
+        for (int64_t i = 0; i < ny; i++)
+            ref[i] += sum[i];
+    op_apply_act_f32(&act, ref, ny);
+
+    d.act = act;
+    d.src_block = sb;
+    d.dst_block = db;
+    d.with_sum = sum_mode != 0;
+    void *st = NULL;
+    rc = fast_conv_create(&d, &st);
+    CHECK(rc == FAST_OK);
+    if (rc == FAST_OK) {
+        const char *impl = fast_impl_name(st);
+        char what[200];
+        snprintf(what, sizeof what, "blocked conv %s act=%s bias=%d src_block=%d dst_block=%d "
+                 "sum=%d threads=%d [%s]", cc->name, act_names[act.kind], bias, sb, db, sum_mode,
+                 threads, impl);
+        if (verbose) printf("%s\n", what);
+        if (sb || db) { /* "impl src->dst", a '*' marks a side reordered inside */
+            const char *sp = strrchr(impl, ' ');
+            const char *arrow = sp ? strstr(sp, "->") : NULL;
+            if (sb) (arrow && arrow[-1] == '*') ? blk_fallback++ : blk_direct++;
+            if (db) (arrow && strchr(arrow, '*')) ? blk_fallback++ : blk_direct++;
+        }
+        int64_t nxb = sb ? blk_elems(d.n, d.c, hw, sb) : nx;
+        int64_t nyb = db ? blk_elems(d.n, d.k, ohw, db) : ny;
+        float *xin = (float *)malloc((size_t)nxb * sizeof(float));
+        float *yout = (float *)malloc((size_t)nyb * sizeof(float));
+        float *sin = (float *)malloc((size_t)nyb * sizeof(float));
+        float *sin_copy = (float *)malloc((size_t)nyb * sizeof(float));
+        float *got = (float *)malloc((size_t)ny * sizeof(float));
+        if (sb)
+            to_blk(x, d.n, d.c, hw, sb, src_pad, xin);
+        else
+            memcpy(xin, x, (size_t)nx * sizeof(float));
+        if (db)
+            to_blk(sum, d.n, d.k, ohw, db, src_pad, sin); /* padding: like src's */
+        else
+            memcpy(sin, sum, (size_t)ny * sizeof(float));
+        memcpy(sin_copy, sin, (size_t)nyb * sizeof(float));
+        size_t sbytes = fast_conv_scratch_bytes(st);
+        void *scratch = sbytes ? cv_aligned_alloc(sbytes) : NULL;
+        for (int rep = 0; rep < 2; rep++) {
+            if (sbytes) memset(scratch, 0x7f, sbytes);
+            int r;
+            if (sum_mode == 1) {
+                memcpy(yout, sin, (size_t)nyb * sizeof(float));
+                r = fast_conv_run_sum(st, xin, yout, yout, scratch);
+            } else {
+                memset(yout, 0xff, (size_t)nyb * sizeof(float)); /* NaN everywhere */
+                r = sum_mode ? fast_conv_run_sum(st, xin, yout, sin, scratch)
+                             : fast_conv_run(st, xin, yout, scratch);
+            }
+            CHECK(r == 0);
+            if (db) {
+                from_blk(yout, d.n, d.k, ohw, db, got);
+                int64_t bad = blk_pad_nonzero(yout, d.n, d.k, ohw, db);
+                if (bad) fprintf(stderr, "%s: %lld padded dst lanes not 0\n", what, (long long)bad);
+                CHECK(bad == 0);
+            } else {
+                memcpy(got, yout, (size_t)ny * sizeof(float));
+            }
+            check_close(what, got, ref, ny);
+            if (sum_mode == 2) CHECK(memcmp(sin, sin_copy, (size_t)nyb * sizeof(float)) == 0);
+        }
+        /* The other run entry point refuses the state. */
+        if (sum_mode)
+            CHECK(fast_conv_run(st, xin, yout, scratch) == -1);
+        else
+            CHECK(fast_conv_run_sum(st, xin, yout, yout, scratch) == -1);
+        fast_conv_destroy(st);
+        cv_aligned_free(scratch);
+        free(xin), free(yout), free(sin), free(sin_copy), free(got);
+    }
+    free(x), free(wt), free(b), free(sum), free(ref);
+}
+
+/* clang-format off */
+static const conv_case blk_extra_cases[] = {
+    /* name           n  c   h   w   k  kh kw sh sw dh dw pt pl pb pr group */
+    {"3x3-c40-k24",   1, 40, 9,  10, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3-s2-c24-k40",2, 24, 11, 9,  40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+    {"1x1-c40-k3",    1, 40, 8,  8,  3,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"dw-c40",        2, 40, 10, 9,  40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40},
+    {"dw-c40-s2",     1, 40, 12, 12, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 40},
+    {"1x1-c64-k64",   1, 64, 14, 14, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+};
+/* clang-format on */
+#define N_BLK_EXTRA (sizeof blk_extra_cases / sizeof blk_extra_cases[0])
+
+static void test_blocked(void) {
+    const ir_act none = {IR_ACT_NONE, 0, 0}, relu = {IR_ACT_RELU, 0, 0};
+    const ir_act hsig = {IR_ACT_HARDSIGMOID, 0.2f, 0.5f}, sig = {IR_ACT_SIGMOID, 0, 0};
+    int bs = fast_block_size();
+    printf("fast_block_size: %d\n", bs);
+    CHECK(have_backend ? (bs == 0 || bs == 8 || bs == 16) : bs == 0);
+    /* Blocks to try: the backend's, and the other one it accepts. */
+    int blocks[2] = {bs, bs == 16 ? 8 : bs == 8 ? 16 : 0};
+    int nblocks = bs ? 2 : 1;
+    for (int bi = 0; bi < nblocks; bi++) {
+        int b = blocks[bi];
+        for (size_t i = 0; i < N_CONV_CASES + N_BLK_EXTRA; i++) {
+            const conv_case *cc = i < N_CONV_CASES ? &conv_cases[i] : &blk_extra_cases[i - N_CONV_CASES];
+            for (int sb = 0; sb <= b; sb += b ? b : 1)
+                for (int db = 0; db <= b; db += b ? b : 1) {
+                    blocked_one(cc, i % 2 ? relu : none, 1, sb, db, 0, 0.0f, 1);
+                    if (bi == 0) {
+                        /* act(0) != 0: padded dst lanes must still be 0 */
+                        blocked_one(cc, hsig, (int)(i % 2), sb, db, 0, 0.0f, 1);
+                        /* padded src lanes holding finite nonzero values */
+                        if (sb) blocked_one(cc, relu, 1, sb, db, 0, 1.5f, 2);
+                    }
+                    if (!b) break;
+                }
+        }
+    }
+    /* Residual sum: none / relu / sigmoid fused after it, sum == dst and
+     * sum != dst, every src/dst format combination. */
+    static const size_t sum_cases[] = {0, 1, 2, 4, 10, 16}; /* conv_cases indices */
+    const ir_act sum_acts[] = {none, relu, sig};
+    for (size_t i = 0; i < sizeof sum_cases / sizeof sum_cases[0]; i++)
+        for (int sb = 0; sb <= bs; sb += bs ? bs : 1) {
+            for (int db = 0; db <= bs; db += bs ? bs : 1) {
+                for (size_t a = 0; a < 3; a++)
+                    for (int mode = 1; mode <= 2; mode++) {
+                        blocked_one(&conv_cases[sum_cases[i]], sum_acts[a], (int)(a != 1), sb, db,
+                                    mode, 0.0f, 1 + (int)(a == 2 && mode == 2));
+                        if (sb || db) /* finite junk in padded src / sum lanes */
+                            blocked_one(&conv_cases[sum_cases[i]], sum_acts[a], 1, sb, db, mode,
+                                        -2.5f, 1);
+                    }
+                if (!bs) break;
+            }
+            if (!bs) break;
+        }
+    for (size_t i = 0; i < N_BLK_EXTRA; i++)
+        for (int mode = 1; mode <= 2; mode++)
+            blocked_one(&blk_extra_cases[i], relu, 1, bs, bs, mode, 0.0f, 1);
+    printf("blocked sides: %d taken by the conv as is, %d reordered inside\n", blk_direct,
+           blk_fallback);
+    /* Invalid block sizes are declined. */
+    float w1[4] = {1, 1, 1, 1};
+    fast_conv_desc bad = {.n = 1, .c = 4, .h = 2, .w = 2, .k = 1, .kh = 1, .kw = 1, .oh = 2,
+                          .ow = 2, .stride = {1, 1}, .dilation = {1, 1}, .group = 1,
+                          .weight = w1, .src_block = 4};
+    void *st = (void *)1;
+    CHECK(fast_conv_create(&bad, &st) == FAST_NO && st == NULL);
+}
+
+/* Per-call ms of plain NCHW in/out vs blocked in/out, one thread. */
+static double bench_blk(fast_conv_desc *d, int block, int with_sum) {
+    void *st = NULL;
+    d->src_block = d->dst_block = block;
+    d->with_sum = with_sum;
+    d->layout = FAST_LAYOUT_AUTO;
+    if (fast_conv_create(d, &st) != FAST_OK) return -1;
+    int64_t nx = block ? blk_elems(d->n, d->c, d->h * d->w, block) : d->n * d->c * d->h * d->w;
+    int64_t ny = block ? blk_elems(d->n, d->k, d->oh * d->ow, block) : d->n * d->k * d->oh * d->ow;
+    float *x = make(nx), *y = make(ny), *sum = make(ny);
+    size_t sb = fast_conv_scratch_bytes(st);
+    void *scratch = sb ? cv_aligned_alloc(sb) : NULL;
+    double best = 1e30;
+    for (int r = 0; r < 21; r++) {
+        double t0 = cv_now_ms();
+        if (with_sum)
+            fast_conv_run_sum(st, x, y, sum, scratch);
+        else
+            fast_conv_run(st, x, y, scratch);
+        double t = cv_now_ms() - t0;
+        if (r && t < best) best = t; /* r 0: warm-up */
+    }
+    printf("    %-8s%s %7.3f ms  [%s]\n", block ? "blocked" : "plain", with_sum ? "+sum" : "    ",
+           best, fast_impl_name(st));
+    fast_conv_destroy(st);
+    cv_aligned_free(scratch);
+    free(x), free(y), free(sum);
+    return best;
+}
+
+static void bench_blocked_layers(void) {
+    int bs = fast_block_size();
+    if (!bs) return;
+    struct {
+        const char *name;
+        int64_t c, hw, k, kh, s, p, g;
+        int sum;
+    } L[] = {
+        {"resnet18 3x3 64->64 @56 relu", 64, 56, 64, 3, 1, 1, 1, 1},
+        {"mobilenet 1x1 16->96 @112 relu6", 16, 112, 96, 1, 1, 0, 1, 0},
+        {"mobilenet dw 3x3 96 s2 @112 relu6", 96, 112, 96, 3, 2, 1, 96, 0},
+    };
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+        int64_t o = (L[i].hw + 2 * L[i].p - L[i].kh) / L[i].s + 1;
+        float *w = make(L[i].k * (L[i].c / L[i].g) * L[i].kh * L[i].kh), *b = make(L[i].k);
+        fast_conv_desc d = {.n = 1, .c = L[i].c, .h = L[i].hw, .w = L[i].hw, .k = L[i].k,
+                            .kh = L[i].kh, .kw = L[i].kh, .oh = o, .ow = o,
+                            .stride = {L[i].s, L[i].s}, .dilation = {1, 1}, .pad_t = L[i].p,
+                            .pad_l = L[i].p, .pad_b = L[i].p, .pad_r = L[i].p, .group = L[i].g,
+                            .weight = w, .bias = b, .threads = 1};
+        d.act = i ? (ir_act){IR_ACT_CLIP, 0, 6} : (ir_act){IR_ACT_RELU, 0, 0};
+        printf("%s, 1 thread, per call:\n", L[i].name);
+        bench_blk(&d, 0, 0);
+        bench_blk(&d, bs, 0);
+        if (L[i].sum) {
+            bench_blk(&d, 0, 1);
+            bench_blk(&d, bs, 1);
+        }
+        free(w), free(b);
+    }
+}
+
 int main(int argc, char **argv) {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0; /* list each case and its kernel */
     have_backend = strcmp(fast_backend_name(), "none") != 0;
     printf("fast backend: %s\n", fast_backend_name());
     test_conv();
     test_gemm();
+    test_blocked();
     printf("conv runs per layout: auto %d, plain %d, blocked %d\n", layouts_run[0], layouts_run[1],
            layouts_run[2]);
     bench_resnet_layer();
+    bench_blocked_layers();
     return check_summary("test_fast");
 }

@@ -81,17 +81,24 @@ static dnnl_status_t act_post_ops(const ir_act *act, dnnl_post_ops_t po) {
 }
 
 dnnl_status_t fast_dnnl_attr_create(const ir_act *act, dnnl_primitive_attr_t *attr) {
+    return fast_dnnl_attr_create_sum(act, 0, attr);
+}
+
+dnnl_status_t fast_dnnl_attr_create_sum(const ir_act *act, int with_sum,
+                                        dnnl_primitive_attr_t *attr) {
     dnnl_status_t s = dnnl_primitive_attr_create(attr);
     if (s != dnnl_success) return s;
     s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    if (s == dnnl_success && act && act->kind != IR_ACT_NONE) {
-        dnnl_post_ops_t po;
+    if (s == dnnl_success && (with_sum || (act && act->kind != IR_ACT_NONE))) {
+        dnnl_post_ops_t po = NULL;
         s = dnnl_post_ops_create(&po);
+        /* Order matters: dst = act(conv + bias + 1.0 * dst_before). */
+        if (s == dnnl_success && with_sum) s = dnnl_post_ops_append_sum(po, 1.0f);
         if (s == dnnl_success) {
-            s = act_post_ops(act, po);
+            if (act) s = act_post_ops(act, po);
             if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
-            dnnl_post_ops_destroy(po);
         }
+        if (po) dnnl_post_ops_destroy(po);
     }
     if (s != dnnl_success) {
         dnnl_primitive_attr_destroy(*attr);
@@ -231,4 +238,31 @@ const char *fast_backend_name(void) {
 
 const char *fast_impl_name(const void *state) {
     return state ? ((const fast_dnnl_head *)state)->impl : "none";
+}
+
+/* Channel block for activations kept blocked between layers: oneDNN's f32
+ * direct / brgemm convs use nChw16c on avx512 and nChw8c on avx2. Older
+ * ISAs (sse41, avx) get 0: their kernels are not worth the bookkeeping. */
+static int block_size;
+static pthread_once_t block_once = PTHREAD_ONCE_INIT;
+
+static void block_init(void) {
+    block_size = 0;
+    if (!fast_dnnl_engine()) return;
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_avx2:
+    case dnnl_cpu_isa_avx2_vnni: block_size = 8; break;
+    case dnnl_cpu_isa_avx512_mic:
+    case dnnl_cpu_isa_avx512_mic_4ops:
+    case dnnl_cpu_isa_avx512_core:
+    case dnnl_cpu_isa_avx512_core_vnni:
+    case dnnl_cpu_isa_avx512_core_bf16:
+    case dnnl_cpu_isa_avx512_core_amx: block_size = 16; break;
+    default: block_size = 0; break;
+    }
+}
+
+int fast_block_size(void) {
+    pthread_once(&block_once, block_init);
+    return block_size;
 }

@@ -30,6 +30,10 @@ void fast_dnnl_omp_leave(int saved);
 /* Attributes: user scratchpad, plus post-ops for act (may be NULL). Returns
  * dnnl_unimplemented for an activation oneDNN cannot express. */
 dnnl_status_t fast_dnnl_attr_create(const ir_act *act, dnnl_primitive_attr_t *attr);
+/* Same, with a sum post-op (scale 1) before the activation when with_sum:
+ * dst = act(op + dst_before). */
+dnnl_status_t fast_dnnl_attr_create_sum(const ir_act *act, int with_sum,
+                                        dnnl_primitive_attr_t *attr);
 
 /* 1 when pd chose a reference (slow, naive) implementation. */
 int fast_dnnl_impl_is_ref(const_dnnl_primitive_desc_t pd);

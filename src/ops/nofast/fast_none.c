@@ -16,6 +16,11 @@ int fast_conv_run(void *state, const float *src, float *dst, void *scratch) {
     (void)state, (void)src, (void)dst, (void)scratch;
     return -1;
 }
+int fast_conv_run_sum(void *state, const float *src, float *dst, const float *sum,
+                      void *scratch) {
+    (void)state, (void)src, (void)dst, (void)sum, (void)scratch;
+    return -1;
+}
 void fast_conv_destroy(void *state) {
     (void)state;
 }
@@ -35,6 +40,10 @@ int fast_gemm_run(void *state, const float *a, float *y, void *scratch) {
 }
 void fast_gemm_destroy(void *state) {
     (void)state;
+}
+
+int fast_block_size(void) {
+    return 0;
 }
 
 const char *fast_impl_name(const void *state) {
