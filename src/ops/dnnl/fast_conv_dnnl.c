@@ -133,8 +133,9 @@ static dnnl_status_t conv_pd(const fast_conv_desc *d, dnnl_format_tag_t src_tag,
  * Blocked sides: the caller's exact format first; else NCHW src (small-C
  * "first layer" kernels only take NCHW src); else any, reordering there. */
 static dnnl_status_t conv_pd_search(const fast_conv_desc *d, const_dnnl_primitive_attr_t attr,
-                                    dnnl_primitive_desc_t *pd) {
+                                    const dnnl_format_tag_t *forced, dnnl_primitive_desc_t *pd) {
     const dnnl_format_tag_t any = dnnl_format_tag_any;
+    if (forced) return conv_pd(d, forced[0], forced[1], attr, pd);
     fast_layout first = d->layout != FAST_LAYOUT_AUTO ? d->layout : conv_pick_layout(d);
     dnnl_format_tag_t plain[3];
     int np = 0;
@@ -265,9 +266,9 @@ static dnnl_status_t conv_bind_io(conv_state *st, const fast_conv_desc *d,
     return s;
 }
 
-int fast_conv_create(const fast_conv_desc *d, void **state) {
-    *state = NULL;
-    if (!conv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+/* Build a complete state; forced = a (src, dst) format pair or NULL to search. */
+static int conv_build(const fast_conv_desc *d, const dnnl_format_tag_t *forced, conv_state **out) {
+    *out = NULL;
     conv_state *st = cv_calloc(1, sizeof *st);
     if (!st) return FAST_NOMEM;
     st->threads = fast_dnnl_threads(d->threads);
@@ -277,7 +278,7 @@ int fast_conv_create(const fast_conv_desc *d, void **state) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t s = fast_dnnl_attr_create_sum(&d->act, st->with_sum, &attr);
     if (s == dnnl_success) {
-        s = conv_pd_search(d, attr, &pd);
+        s = conv_pd_search(d, attr, forced, &pd);
         dnnl_primitive_attr_destroy(attr);
     }
     if (s == dnnl_success) s = fast_dnnl_prim_create(&st->conv, pd);
@@ -291,6 +292,61 @@ int fast_conv_create(const fast_conv_desc *d, void **state) {
         fast_conv_destroy(st);
         return fast_dnnl_fail(s);
     }
+    *out = st;
+    return FAST_OK;
+}
+
+static int conv_run(conv_state *st, const float *src, float *dst, const float *sum, void *scratch);
+
+/* Best of 3 timed runs (after one warm-up) on zero-filled buffers, in ms. */
+static double conv_time(conv_state *st, const fast_conv_desc *d) {
+    size_t cb = (size_t)((d->c + 15) / 16 * 16), kb = (size_t)((d->k + 15) / 16 * 16);
+    size_t sb = (size_t)(d->n * d->h * d->w) * cb * sizeof(float);
+    size_t db = (size_t)(d->n * d->oh * d->ow) * kb * sizeof(float);
+    float *src = cv_aligned_alloc(sb), *dst = cv_aligned_alloc(db);
+    void *scratch = cv_aligned_alloc(st->scratch_bytes + 64);
+    double best = 1e30;
+    if (src && dst && scratch) {
+        memset(src, 0, sb);
+        memset(dst, 0, db);
+        for (int i = 0; i < 4; i++) {
+            double t0 = cv_now_ms();
+            if (conv_run(st, src, dst, st->with_sum ? dst : NULL, scratch) != 0) break;
+            double t = cv_now_ms() - t0;
+            if (i && t < best) best = t;
+        }
+    }
+    cv_aligned_free(src);
+    cv_aligned_free(dst);
+    cv_aligned_free(scratch);
+    return best;
+}
+
+/* Blocked on both sides: oneDNN's kernel for the exact nChw<B>c format is
+ * not always its best (at 7x7x512 jit:avx512_core runs at ~2/3 of brgconv,
+ * which wants another layout). For convs big enough to matter, build the
+ * library's own choice too (with reorders through scratch) and keep
+ * whichever runs faster here. */
+#define CONV_TUNE_MIN_MACS 20000000
+int fast_conv_create(const fast_conv_desc *d, void **state) {
+    *state = NULL;
+    if (!conv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+    conv_state *st = NULL;
+    int r = conv_build(d, NULL, &st);
+    int64_t macs = d->n * d->k * d->oh * d->ow * (d->c / d->group) * d->kh * d->kw;
+    if (r == FAST_OK && d->src_block && d->dst_block && macs >= CONV_TUNE_MIN_MACS) {
+        const dnnl_format_tag_t any2[2] = {dnnl_format_tag_any, dnnl_format_tag_any};
+        conv_state *alt = NULL;
+        if (conv_build(d, any2, &alt) == FAST_OK && strcmp(alt->head.impl, st->head.impl) != 0) {
+            if (conv_time(alt, d) < conv_time(st, d)) {
+                fast_conv_destroy(st);
+                st = alt;
+                alt = NULL;
+            }
+        }
+        if (alt) fast_conv_destroy(alt);
+    }
+    if (r != FAST_OK) return r;
     *state = st;
     return FAST_OK;
 }
@@ -311,8 +367,7 @@ static void conv_zero_pad(const conv_state *st, float *dst) {
     }
 }
 
-static int conv_run(conv_state *st, const float *src, float *dst, const float *sum,
-                    void *scratch) {
+static int conv_run(conv_state *st, const float *src, float *dst, const float *sum, void *scratch) {
     char *sc = scratch;
     int saved = fast_dnnl_omp_enter(st->threads);
     dnnl_memory_t csrc = st->src_user, cdst = st->dst_user;
