@@ -37,55 +37,69 @@ void blk_to_plain_f32(const float *src, float *dst, int64_t n, int64_t c, int64_
         }
 }
 
+/* One output row of 2-D pooling for a compile-time block B: geometry in
+ * locals (stores to y cannot alias them), the B accumulators in registers,
+ * taps outside the input skipped by clamping the kernel range. */
+#define BLK_POOL_ROW(NAME, B)                                                                      \
+    static void NAME(const blk_pool2d *p, const float *restrict xp, float *restrict yp,           \
+                     int64_t oh) {                                                                 \
+        const int64_t W = p->w, H = p->h, OW = p->ow, KH = p->kh, KW = p->kw, SW = p->sw;          \
+        const int64_t DH = p->dh, DW = p->dw, PL = p->pl, h0 = oh * p->sh - p->pt;                \
+        const int is_max = p->is_max, incl = p->include_pad;                                       \
+        int64_t kh0 = 0, kh1 = KH, th = 0;                                                         \
+        while (kh0 < kh1 && h0 + kh0 * DH < 0) kh0++;                                              \
+        while (kh1 > kh0 && h0 + (kh1 - 1) * DH >= H) kh1--;                                       \
+        for (int64_t kh = 0; kh < KH; kh++) th += h0 + kh * DH >= -p->pt && h0 + kh * DH < H + p->pb; \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                      \
+            const int64_t w0 = ow * SW - PL;                                                       \
+            int64_t kw0 = 0, kw1 = KW;                                                             \
+            while (kw0 < kw1 && w0 + kw0 * DW < 0) kw0++;                                          \
+            while (kw1 > kw0 && w0 + (kw1 - 1) * DW >= W) kw1--;                                   \
+            float acc[B];                                                                          \
+            if (is_max) {                                                                          \
+                for (int k = 0; k < B; k++) acc[k] = -FLT_MAX;                                     \
+                for (int64_t kh = kh0; kh < kh1; kh++)                                             \
+                    for (int64_t kw = kw0; kw < kw1; kw++) {                                       \
+                        const float *v = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;             \
+                        for (int k = 0; k < B; k++) acc[k] = v[k] > acc[k] ? v[k] : acc[k];        \
+                    }                                                                              \
+                if (kh0 >= kh1 || kw0 >= kw1)                                                      \
+                    for (int k = 0; k < B; k++) acc[k] = 0.0f;                                     \
+            } else {                                                                               \
+                for (int k = 0; k < B; k++) acc[k] = 0.0f;                                         \
+                for (int64_t kh = kh0; kh < kh1; kh++)                                             \
+                    for (int64_t kw = kw0; kw < kw1; kw++) {                                       \
+                        const float *v = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;             \
+                        for (int k = 0; k < B; k++) acc[k] += v[k];                                \
+                    }                                                                              \
+                int64_t den = (kh1 - kh0) * (kw1 - kw0);                                           \
+                if (incl) {                                                                        \
+                    int64_t tw = 0;                                                                \
+                    for (int64_t kw = 0; kw < KW; kw++)                                            \
+                        tw += w0 + kw * DW >= -PL && w0 + kw * DW < W + p->pr;                     \
+                    den = th * tw;                                                                 \
+                }                                                                                  \
+                const float r = den > 0 ? 1.0f / (float)den : 0.0f;                                \
+                for (int k = 0; k < B; k++) acc[k] *= r;                                           \
+            }                                                                                      \
+            for (int k = 0; k < B; k++) yp[ow * B + k] = acc[k];                                   \
+        }                                                                                          \
+    }
+BLK_POOL_ROW(blk_pool_row16, 16)
+BLK_POOL_ROW(blk_pool_row8, 8)
+
 void blk_pool2d_f32(const blk_pool2d *p, const float *x, float *y, int threads) {
+    const int64_t rows = p->n * p->cb * p->oh;
     const int b = p->b;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1)
-    for (int64_t i = 0; i < p->n * p->cb; i++)
-        for (int64_t oh = 0; oh < p->oh; oh++) {
-            const float *xp = x + i * p->h * p->w * b;
-            float *yp = y + (i * p->oh + oh) * p->ow * b;
-            float acc[64];
-            for (int64_t ow = 0; ow < p->ow; ow++) {
-                for (int k = 0; k < b; k++) acc[k] = p->is_max ? -FLT_MAX : 0.0f;
-                int64_t cnt = 0;
-                for (int64_t kh = 0; kh < p->kh; kh++) {
-                    int64_t ih = oh * p->sh - p->pt + kh * p->dh;
-                    if (ih < 0 || ih >= p->h) continue;
-                    for (int64_t kw = 0; kw < p->kw; kw++) {
-                        int64_t iw = ow * p->sw - p->pl + kw * p->dw;
-                        if (iw < 0 || iw >= p->w) continue;
-                        const float *v = xp + (ih * p->w + iw) * b;
-                        if (p->is_max)
-                            for (int k = 0; k < b; k++) acc[k] = v[k] > acc[k] ? v[k] : acc[k];
-                        else
-                            for (int k = 0; k < b; k++) acc[k] += v[k];
-                        cnt++;
-                    }
-                }
-                if (!p->is_max) {
-                    int64_t den = cnt;
-                    if (p->include_pad) { /* taps inside the padded input */
-                        int64_t h0 = oh * p->sh - p->pt, w0 = ow * p->sw - p->pl;
-                        int64_t hl = p->h + p->pb, wl = p->w + p->pr;
-                        int64_t th = 0, tw = 0;
-                        for (int64_t kh = 0; kh < p->kh; kh++) {
-                            int64_t ih = h0 + kh * p->dh;
-                            th += ih >= -p->pt && ih < hl;
-                        }
-                        for (int64_t kw = 0; kw < p->kw; kw++) {
-                            int64_t iw = w0 + kw * p->dw;
-                            tw += iw >= -p->pl && iw < wl;
-                        }
-                        den = th * tw;
-                    }
-                    float r = den > 0 ? 1.0f / (float)den : 0.0f;
-                    for (int k = 0; k < b; k++) acc[k] *= r;
-                } else if (cnt == 0) {
-                    for (int k = 0; k < b; k++) acc[k] = 0.0f;
-                }
-                memcpy(yp + ow * b, acc, sizeof(float) * (size_t)b);
-            }
-        }
+    if (b != 16 && b != 8) return; /* the executor only blocks by 8 or 16 */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * p->ow * b > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t i = r / p->oh, oh = r % p->oh;
+        const float *xp = x + i * p->h * p->w * b;
+        float *yp = y + (i * p->oh + oh) * p->ow * b;
+        if (b == 16) blk_pool_row16(p, xp, yp, oh);
+        else blk_pool_row8(p, xp, yp, oh);
+    }
 }
 
 void blk_global_pool_f32(const float *x, float *y, int64_t n, int64_t cb, int64_t hw, int b,
