@@ -150,6 +150,20 @@ int cmd_bench(int argc, char **argv) {
                 idx[b + 1] = x;
             }
             printf("\nper-node time (mean over %d runs; total %.3f ms)\n", runs, total / 1e6 / runs);
+            /* by op type */
+            const char *types[64];
+            double tms[64];
+            int nty = 0, cnt[64];
+            for (int s = 0; s < ns; s++) {
+                const char *t = g->nodes[rt_plan_step_node(p, s)].op_type;
+                int j = 0;
+                while (j < nty && strcmp(types[j], t)) j++;
+                if (j == nty && nty < 64) types[nty] = t, tms[nty] = 0, cnt[nty] = 0, nty++;
+                if (j < 64) tms[j] += (double)rt_plan_step_ns(p, s) / 1e6 / runs, cnt[j]++;
+            }
+            printf("by op type:");
+            for (int j = 0; j < nty; j++) printf("  %s %.3f ms (%d)", types[j], tms[j], cnt[j]);
+            printf("\nslowest nodes:\n");
             for (int s = 0; s < ns && s < 15; s++) {
                 const ir_node *n = &g->nodes[rt_plan_step_node(p, idx[s])];
                 double ms = (double)rt_plan_step_ns(p, idx[s]) / 1e6 / runs;

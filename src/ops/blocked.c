@@ -37,12 +37,22 @@ void blk_to_plain_f32(const float *src, float *dst, int64_t n, int64_t c, int64_
         }
 }
 
+/* B-lane accumulators as GCC/Clang vector types (lowered to SSE/AVX/NEON
+ * as the target allows; gcc does not vectorise the plain max loop). */
+typedef float blk_v4f __attribute__((vector_size(16)));
+typedef int blk_v4i __attribute__((vector_size(16)));
+static inline blk_v4f blk_vmax(blk_v4f a, blk_v4f b) {
+    blk_v4i m = a > b;
+    return (blk_v4f)(((blk_v4i)a & m) | ((blk_v4i)b & ~m));
+}
+
 /* One output row of 2-D pooling for a compile-time block B: geometry in
  * locals (stores to y cannot alias them), the B accumulators in registers,
  * taps outside the input skipped by clamping the kernel range. */
 #define BLK_POOL_ROW(NAME, B)                                                                      \
     static void NAME(const blk_pool2d *p, const float *restrict xp, float *restrict yp,           \
                      int64_t oh) {                                                                 \
+        enum { NV = B / 4 };                                                                       \
         const int64_t W = p->w, H = p->h, OW = p->ow, KH = p->kh, KW = p->kw, SW = p->sw;          \
         const int64_t DH = p->dh, DW = p->dw, PL = p->pl, h0 = oh * p->sh - p->pt;                \
         const int is_max = p->is_max, incl = p->include_pad;                                       \
@@ -50,29 +60,27 @@ void blk_to_plain_f32(const float *src, float *dst, int64_t n, int64_t c, int64_
         while (kh0 < kh1 && h0 + kh0 * DH < 0) kh0++;                                              \
         while (kh1 > kh0 && h0 + (kh1 - 1) * DH >= H) kh1--;                                       \
         for (int64_t kh = 0; kh < KH; kh++) th += h0 + kh * DH >= -p->pt && h0 + kh * DH < H + p->pb; \
+        const blk_v4f lo = {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX}, zero = {0, 0, 0, 0};          \
         for (int64_t ow = 0; ow < OW; ow++) {                                                      \
             const int64_t w0 = ow * SW - PL;                                                       \
             int64_t kw0 = 0, kw1 = KW;                                                             \
             while (kw0 < kw1 && w0 + kw0 * DW < 0) kw0++;                                          \
             while (kw1 > kw0 && w0 + (kw1 - 1) * DW >= W) kw1--;                                   \
-            float acc[B];                                                                          \
+            blk_v4f acc[NV], v;                                                                    \
+            for (int j = 0; j < NV; j++) acc[j] = is_max ? lo : zero;                              \
+            for (int64_t kh = kh0; kh < kh1; kh++)                                                 \
+                for (int64_t kw = kw0; kw < kw1; kw++) {                                           \
+                    const float *src = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;               \
+                    for (int j = 0; j < NV; j++) {                                                 \
+                        memcpy(&v, src + 4 * j, sizeof v);                                         \
+                        acc[j] = is_max ? blk_vmax(v, acc[j]) : acc[j] + v;                        \
+                    }                                                                              \
+                }                                                                                  \
+            int64_t den = (kh1 - kh0) * (kw1 - kw0);                                               \
             if (is_max) {                                                                          \
-                for (int k = 0; k < B; k++) acc[k] = -FLT_MAX;                                     \
-                for (int64_t kh = kh0; kh < kh1; kh++)                                             \
-                    for (int64_t kw = kw0; kw < kw1; kw++) {                                       \
-                        const float *v = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;             \
-                        for (int k = 0; k < B; k++) acc[k] = v[k] > acc[k] ? v[k] : acc[k];        \
-                    }                                                                              \
-                if (kh0 >= kh1 || kw0 >= kw1)                                                      \
-                    for (int k = 0; k < B; k++) acc[k] = 0.0f;                                     \
+                if (den == 0)                                                                      \
+                    for (int j = 0; j < NV; j++) acc[j] = zero;                                    \
             } else {                                                                               \
-                for (int k = 0; k < B; k++) acc[k] = 0.0f;                                         \
-                for (int64_t kh = kh0; kh < kh1; kh++)                                             \
-                    for (int64_t kw = kw0; kw < kw1; kw++) {                                       \
-                        const float *v = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;             \
-                        for (int k = 0; k < B; k++) acc[k] += v[k];                                \
-                    }                                                                              \
-                int64_t den = (kh1 - kh0) * (kw1 - kw0);                                           \
                 if (incl) {                                                                        \
                     int64_t tw = 0;                                                                \
                     for (int64_t kw = 0; kw < KW; kw++)                                            \
@@ -80,9 +88,9 @@ void blk_to_plain_f32(const float *src, float *dst, int64_t n, int64_t c, int64_
                     den = th * tw;                                                                 \
                 }                                                                                  \
                 const float r = den > 0 ? 1.0f / (float)den : 0.0f;                                \
-                for (int k = 0; k < B; k++) acc[k] *= r;                                           \
+                for (int j = 0; j < NV; j++) acc[j] *= r;                                          \
             }                                                                                      \
-            for (int k = 0; k < B; k++) yp[ow * B + k] = acc[k];                                   \
+            memcpy(yp + ow * B, acc, sizeof acc);                                                  \
         }                                                                                          \
     }
 BLK_POOL_ROW(blk_pool_row16, 16)
