@@ -107,6 +107,20 @@ size_t fast_gemm_scratch_bytes(const void *state);
 int fast_gemm_run(void *state, const float *a, float *y, void *scratch);
 void fast_gemm_destroy(void *state);
 
+/* 2-D max / average pooling on channel-blocked (nChw<block>c, block 8 or
+ * 16) f32 activations, src and dst in the same format. ONNX geometry:
+ * explicit pads; oh/ow as ONNX computed them (ceil_mode included). */
+typedef struct fast_pool_desc {
+    int64_t n, c, h, w, oh, ow, kh, kw;
+    int64_t stride[2], dilation[2]; /* ONNX dilation (1 = dense) */
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int is_max, include_pad, block, threads;
+} fast_pool_desc;
+int fast_pool_create(const fast_pool_desc *d, void **state);
+size_t fast_pool_scratch_bytes(const void *state);
+int fast_pool_run(void *state, const float *src, float *dst, void *scratch);
+void fast_pool_destroy(void *state);
+
 /* Library kernel a state runs, e.g. "brgconv:avx512_core blocked", for
  * per-node reports; works on conv and gemm states. */
 const char *fast_impl_name(const void *state);

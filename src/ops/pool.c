@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/blocked.h"
+#include "ops/fast.h"
 #include "ops/op.h"
 
 #define POOL_MAX_SP (CV_MAX_DIMS - 2)
@@ -157,11 +158,34 @@ static size_t pool_tap_count(const pool_geom *g) {
     return n;
 }
 
+static int pool_threads(const op_call *c) {
+    return c->threads > 1 ? c->threads : 1;
+}
+
 static cleave_status pool_prepare(op_call *c) {
     pool_geom g;
-    CV_TRY(pool_shape(c, c->node->op == OP_MaxPool, &g));
+    int is_max = c->node->op == OP_MaxPool;
+    CV_TRY(pool_shape(c, is_max, &g));
     c->scratch_bytes = pool_tap_count(&g) * sizeof(pool_tap);
+    const cv_tensor *x = c->in[0];
+    if (x->block && c->fast && g.nsp == 2) { /* blocked 2-D: the library's pooling if it has one */
+        fast_pool_desc d = {.n = x->dims[0], .c = x->dims[1], .h = g.in[0], .w = g.in[1],
+                            .oh = g.out[0], .ow = g.out[1], .kh = g.k[0], .kw = g.k[1],
+                            .stride = {g.s[0], g.s[1]}, .dilation = {g.d[0], g.d[1]},
+                            .pad_t = g.pb[0], .pad_l = g.pb[1], .pad_b = g.pe[0], .pad_r = g.pe[1],
+                            .is_max = is_max,
+                            .include_pad = !is_max && ir_attr_int(c->node, "count_include_pad", 0) != 0,
+                            .block = x->block, .threads = pool_threads(c)};
+        int r = fast_pool_create(&d, &c->state);
+        if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+        if (r == FAST_OK) c->scratch_bytes = fast_pool_scratch_bytes(c->state);
+        else c->state = NULL;
+    }
     return CLEAVE_OK;
+}
+
+static void pool_release(void *state) {
+    fast_pool_destroy(state);
 }
 
 static void pool_fill_taps(const pool_geom *g, pool_tap *taps) {
@@ -416,14 +440,12 @@ static void pool_planes(const pool_geom *g, const pool_tap *taps, pool_plane_fn 
            include_pad);
 }
 
-static int pool_threads(const op_call *c) {
-    return c->threads > 1 ? c->threads : 1;
-}
 
 /* 2-D pooling on a channel-blocked input (the executor only hands blocked
  * tensors to 2-D f32 pools without the Indices output). */
 static void pool_run_blocked(op_call *c, const pool_geom *g, int is_max, int include_pad) {
     const cv_tensor *x = c->in[0];
+    if (c->state && fast_pool_run(c->state, x->data, c->out[0]->data, c->scratch) == 0) return;
     int b = x->block;
     blk_pool2d p = {.n = x->dims[0], .cb = (x->dims[1] + b - 1) / b, .h = g->in[0], .w = g->in[1],
                     .oh = g->out[0], .ow = g->out[1], .kh = g->k[0], .kw = g->k[1], .sh = g->s[0],
@@ -557,9 +579,9 @@ static cleave_status pool_global_run(op_call *c) {
 }
 
 const op_def op_def_MaxPool = {"MaxPool",    1,    1, 1, 2, pool_max_infer, pool_prepare,
-                               pool_max_run, NULL, 0};
+                               pool_max_run, pool_release, 0};
 const op_def op_def_AveragePool = {"AveragePool", 1,    1, 1, 1, pool_avg_infer, pool_prepare,
-                                   pool_avg_run,  NULL, 0};
+                                   pool_avg_run,  pool_release, 0};
 const op_def op_def_GlobalAveragePool = {
     "GlobalAveragePool", 1, 1, 1, 1, pool_global_infer, NULL, pool_global_run, NULL, 0};
 const op_def op_def_GlobalMaxPool = {"GlobalMaxPool", 1,    1, 1, 1, pool_global_infer, NULL,

@@ -42,6 +42,23 @@ void fast_gemm_destroy(void *state) {
     (void)state;
 }
 
+int fast_pool_create(const fast_pool_desc *d, void **state) {
+    (void)d;
+    *state = NULL;
+    return FAST_NO;
+}
+size_t fast_pool_scratch_bytes(const void *state) {
+    (void)state;
+    return 0;
+}
+int fast_pool_run(void *state, const float *src, float *dst, void *scratch) {
+    (void)state, (void)src, (void)dst, (void)scratch;
+    return -1;
+}
+void fast_pool_destroy(void *state) {
+    (void)state;
+}
+
 int fast_block_size(void) {
     return 0;
 }
