@@ -57,42 +57,7 @@ static cleave_status conv_read_attrs(op_call *c, conv_geom *g, int *autopad) {
                                "kernel_shape[%d] = %lld does not match the weight dim %lld", i,
                                (long long)v[i], (long long)g->k[i]);
     }
-    static const char *const names[2] = {"strides", "dilations"};
-    for (int a = 0; a < 2; a++) {
-        if ((cnt = ir_attr_ints(n, names[a], &v)) == 0) continue;
-        if (cnt != nsp)
-            return op_fail(c, CLEAVE_E_INVALID, "%s has %d values, expected %d", names[a], cnt,
-                           nsp);
-        for (int i = 0; i < nsp; i++) {
-            if (v[i] < 1 || v[i] > (1 << 20))
-                return op_fail(c, CLEAVE_E_INVALID, "%s[%d] = %lld must be >= 1", names[a], i,
-                               (long long)v[i]);
-            (a ? g->d : g->s)[i] = v[i];
-        }
-    }
-    if ((cnt = ir_attr_ints(n, "pads", &v)) != 0) {
-        if (cnt != 2 * nsp)
-            return op_fail(c, CLEAVE_E_INVALID, "pads has %d values, expected %d", cnt, 2 * nsp);
-        for (int i = 0; i < 2 * nsp; i++)
-            if (v[i] < 0 || v[i] > (1 << 20))
-                return op_fail(c, CLEAVE_E_INVALID, "pads[%d] = %lld must be >= 0", i,
-                               (long long)v[i]);
-        for (int i = 0; i < nsp; i++)
-            g->pb[i] = v[i], g->pe[i] = v[nsp + i];
-    }
-    const char *ap = ir_attr_string(n, "auto_pad", "NOTSET");
-    if (!strcmp(ap, "NOTSET") || !ap[0])
-        *autopad = 0;
-    else if (!strcmp(ap, "SAME_UPPER"))
-        *autopad = 1;
-    else if (!strcmp(ap, "SAME_LOWER"))
-        *autopad = 2;
-    else if (!strcmp(ap, "VALID"))
-        *autopad = 3;
-    else
-        return op_fail(c, CLEAVE_E_INVALID,
-                       "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
-    return CLEAVE_OK;
+    return op_window_attrs(c, nsp, g->s, g->d, g->pb, g->pe, autopad);
 }
 
 /* Checks X (rank >= 3, known dims, float32) and W (same rank) and fills the

@@ -75,6 +75,12 @@ void op_set_out(op_call *c, int k, cv_dtype dt, int ndim, const int64_t *dims);
 /* Numpy-style broadcast of n shapes; fails on mismatch. */
 cleave_status op_broadcast_shape(op_call *c, int n, const cv_tensor *const *ts, int *ndim,
                                  int64_t *dims);
+/* Conv/pool window attributes over nsp spatial dims: strides and dilations
+ * (>= 1) into s/d, pads into pb (begin) / pe (end) — entries not given are
+ * left as the caller set them — and auto_pad as 0 NOTSET, 1 SAME_UPPER,
+ * 2 SAME_LOWER, 3 VALID. Fails naming the attribute. */
+cleave_status op_window_attrs(op_call *c, int nsp, int64_t *s, int64_t *d, int64_t *pb,
+                              int64_t *pe, int *autopad);
 /* Apply a fused activation in place to n floats. */
 void op_apply_act_f32(const ir_act *act, float *x, int64_t n);
 

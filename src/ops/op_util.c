@@ -100,3 +100,39 @@ void op_apply_act_f32(const ir_act *act, float *x, int64_t n) {
         break;
     }
 }
+
+cleave_status op_window_attrs(op_call *c, int nsp, int64_t *s, int64_t *d, int64_t *pb,
+                              int64_t *pe, int *autopad) {
+    const ir_node *n = c->node;
+    const int64_t *v;
+    int cnt;
+    static const char *const names[2] = {"strides", "dilations"};
+    for (int a = 0; a < 2; a++) {
+        if ((cnt = ir_attr_ints(n, names[a], &v)) == 0) continue;
+        if (cnt != nsp)
+            return op_fail(c, CLEAVE_E_INVALID, "%s has %d values, expected %d", names[a], cnt, nsp);
+        for (int i = 0; i < nsp; i++) {
+            if (v[i] < 1 || v[i] > (1 << 20))
+                return op_fail(c, CLEAVE_E_INVALID, "%s[%d] = %lld must be >= 1", names[a], i,
+                               (long long)v[i]);
+            (a ? d : s)[i] = v[i];
+        }
+    }
+    if ((cnt = ir_attr_ints(n, "pads", &v)) != 0) {
+        if (cnt != 2 * nsp)
+            return op_fail(c, CLEAVE_E_INVALID, "pads has %d values, expected %d", cnt, 2 * nsp);
+        for (int i = 0; i < 2 * nsp; i++)
+            if (v[i] < 0 || v[i] > (1 << 20))
+                return op_fail(c, CLEAVE_E_INVALID, "pads[%d] = %lld must be >= 0", i, (long long)v[i]);
+        for (int i = 0; i < nsp; i++) pb[i] = v[i], pe[i] = v[nsp + i];
+    }
+    const char *ap = ir_attr_string(n, "auto_pad", "NOTSET");
+    if (!strcmp(ap, "NOTSET") || !ap[0]) *autopad = 0;
+    else if (!strcmp(ap, "SAME_UPPER")) *autopad = 1;
+    else if (!strcmp(ap, "SAME_LOWER")) *autopad = 2;
+    else if (!strcmp(ap, "VALID")) *autopad = 3;
+    else
+        return op_fail(c, CLEAVE_E_INVALID,
+                       "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+    return CLEAVE_OK;
+}
