@@ -14,7 +14,7 @@ name=$(basename "$MODEL" .onnx)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cleave-model-$name-XXXX")
 trap 'rm -rf "$work"' EXIT
 # Reference outputs are cached in the build dir (they depend only on model + input).
-ref="$(cd "$(dirname "$CLEAVE")" && pwd)/ortref/$name"
+ref="$(cd "$(dirname "$CLEAVE")" && pwd)/ortref/$name-$(basename "$INPUT" .npy)"
 if [ ! -f "$ref/.done" ] || [ "$ref/.done" -ot "$MODEL" ]; then
   rm -rf "$ref"; mkdir -p "$ref"
   node "$HOME_DIR/tools/ort_run.js" run "$MODEL" --input "$INPUT" --outdir "$ref" || { echo "FAIL: ONNX Runtime could not run $MODEL"; exit 1; }
