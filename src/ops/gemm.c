@@ -122,7 +122,10 @@ static cleave_status gemm_prepare(op_call *c) {
         int r = fast_gemm_create(&fd, &st->fast);
         cv_free(bv);
         if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
-        if (r == FAST_OK) {
+        if (r == FAST_OK) { /* the reference path's packed copies are not needed */
+            cv_aligned_free(st->packed_a);
+            cv_aligned_free(st->packed_b);
+            st->packed_a = st->packed_b = NULL;
             c->scratch_bytes = fast_gemm_scratch_bytes(st->fast);
             return CLEAVE_OK;
         }
@@ -260,7 +263,23 @@ static cleave_status matmul_prepare(op_call *c) {
     const int64_t M = matmul_rows(&d);
     /* B constant without batch dims: pack it once (the usual weight case). */
     CV_TRY(gemm_make_state(c, M, d.N, d.K, 0, 0, d.K, d.N, 0, d.b_single));
-    const gemm_state *st = (const gemm_state *)c->state;
+    gemm_state *st = (gemm_state *)c->state;
+    /* Constant B without batch dims (a weight matrix): the fast backend. */
+    if (c->fast && d.b_single && c->in[1]->data && M > 0 && d.N > 0 && d.K > 0) {
+        fast_gemm_desc fd = {.m = M, .n = d.N, .k = d.K, .trans_b = 0,
+                             .b = (const float *)c->in[1]->data, .act = c->node->act,
+                             .threads = st->threads};
+        int r = fast_gemm_create(&fd, &st->fast);
+        if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+        if (r == FAST_OK) { /* the reference path's packed copies are not needed */
+            cv_aligned_free(st->packed_a);
+            cv_aligned_free(st->packed_b);
+            st->packed_a = st->packed_b = NULL;
+            c->scratch_bytes = fast_gemm_scratch_bytes(st->fast);
+            return CLEAVE_OK;
+        }
+        st->fast = NULL;
+    }
     c->scratch_bytes = sgemm_scratch_bytes(M, d.N, d.K, 0, st->packed_b != NULL, st->threads);
     return CLEAVE_OK;
 }
@@ -308,6 +327,11 @@ static cleave_status matmul_run(op_call *c) {
     }
     const gemm_state *st = (const gemm_state *)c->state;
     if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+    if (st->fast) {
+        if (fast_gemm_run(st->fast, av, yv, c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
     const float *a = (const float *)av, *b = (const float *)bv;
     float *y = (float *)yv;
     int threads = st->threads < gemm_threads(c) ? st->threads : gemm_threads(c);
