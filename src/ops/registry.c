@@ -4,23 +4,15 @@
 
 #include "ops/op.h"
 
-/* Weak while op families are being brought up: an op whose family file is
- * not linked in reads as unsupported instead of breaking the link. */
-#define OP(name, family) extern const op_def op_def_##name __attribute__((weak));
+#define OP(name, family) extern const op_def op_def_##name;
 #include "ops/op_list.inc"
 #undef OP
 
-static const op_def *k_ops[OP_COUNT];
-static int k_ops_ready;
-
-static void ops_init(void) {
-    if (k_ops_ready) return;
-    int i = 0;
-#define OP(name, family) k_ops[i++] = &op_def_##name ? &op_def_##name : NULL;
+static const op_def *const k_ops[OP_COUNT] = {
+#define OP(name, family) &op_def_##name,
 #include "ops/op_list.inc"
 #undef OP
-    k_ops_ready = 1;
-}
+};
 
 static const char *const k_names[OP_COUNT] = {
 #define OP(name, family) #name,
@@ -29,7 +21,6 @@ static const char *const k_names[OP_COUNT] = {
 };
 
 const op_def *op_get(int op) {
-    ops_init();
     if (op < 0 || op >= OP_COUNT) return NULL;
     return k_ops[op];
 }
@@ -37,10 +28,9 @@ const op_def *op_get(int op) {
 const char *op_name(int op) { return op >= 0 && op < OP_COUNT ? k_names[op] : "?"; }
 
 int op_lookup(const char *domain, const char *op_type) {
-    ops_init();
     if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
     for (int i = 0; i < OP_COUNT; i++)
-        if (strcmp(k_names[i], op_type) == 0) return k_ops[i] ? i : -1;
+        if (strcmp(k_names[i], op_type) == 0) return i;
     return -1;
 }
 
