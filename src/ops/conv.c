@@ -5,6 +5,7 @@
  * for the SGEMM once in prepare. Layout NC<spatial>, row-major. */
 #include <string.h>
 
+#include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
 #include "ops/sgemm.h"
@@ -32,6 +33,8 @@ typedef struct conv_state {
     size_t packed_stride; /* floats per group */
     size_t col_floats;    /* im2col / col2im buffer at the start of scratch */
     void *fast;           /* fast backend state (ops/fast.h) or NULL */
+    int src_blk, dst_blk; /* reference path on channel-blocked tensors: convert via scratch */
+    size_t blk_off;       /* scratch offset of the plain copies */
 } conv_state;
 
 static int64_t conv_cdiv(int64_t a, int64_t b) {
@@ -430,10 +433,10 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
         }
         st->fast = NULL;
     }
-    if (c->in[0]->block || c->out[0]->block) { /* the executor only blocks convs it expects fast */
-        conv_release(st);
-        return op_fail(c, CLEAVE_E_INTERNAL, "no fast kernel for a channel-blocked convolution");
-    }
+    /* Blocked tensors without a fast kernel (the library declined this
+     * shape): the reference kernel runs on plain copies in scratch. */
+    st->src_blk = c->in[0]->block;
+    st->dst_blk = c->out[0]->block;
     if (st->kind != CONV_DIRECT && w) {
         st->packed_stride = sgemm_packed_a_floats(st->gm, st->gk);
         st->packed =
@@ -451,6 +454,10 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
         c->scratch_bytes =
             st->col_floats * sizeof(float) +
             sgemm_scratch_bytes(st->gm, gn, st->gk, st->packed != NULL, 0, st->threads);
+    if (st->src_blk || st->dst_blk) {
+        st->blk_off = (c->scratch_bytes + 63) & ~(size_t)63;
+        c->scratch_bytes = st->blk_off + ((cv_nbytes(c->in[0]) + 63) & ~(size_t)63) + cv_nbytes(c->out[0]);
+    }
     c->state = st;
     return CLEAVE_OK;
 }
@@ -462,25 +469,10 @@ static cleave_status convt_prepare(op_call *c) {
     return conv_prepare_common(c, 1);
 }
 
-static cleave_status conv_run(op_call *c) {
-    const conv_state *st = (const conv_state *)c->state;
-    if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+/* The im2col/GEMM and ConvTranspose paths of conv_run, on plain tensors. */
+static void conv_gemm_run(op_call *c, const conv_state *st, const float *x, const float *w,
+                          const float *bias, float *y, const ir_act *act, int threads) {
     const conv_geom *g = &st->g;
-    const float *x = (const float *)c->in[0]->data, *w = (const float *)c->in[1]->data;
-    const float *bias = c->n_in > 2 && c->in[2] ? (const float *)c->in[2]->data : NULL;
-    float *y = (float *)c->out[0]->data;
-    const ir_act *act = c->node->act.kind != IR_ACT_NONE ? &c->node->act : NULL;
-    if (st->fast) {
-        if (fast_conv_run(st->fast, x, y, c->scratch) != 0)
-            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
-        return CLEAVE_OK;
-    }
-    int threads = c->threads < st->threads ? c->threads : st->threads;
-    if (threads < 1) threads = 1;
-    if (st->kind == CONV_DIRECT) {
-        conv_direct_2d_f32(st, x, w, bias, y, act, threads);
-        return CLEAVE_OK;
-    }
     float *col = (float *)c->scratch;
     void *gemm_scratch = col + st->col_floats;
     for (int64_t n = 0; n < st->N; n++) {
@@ -520,6 +512,44 @@ static cleave_status conv_run(op_call *c) {
             convt_col2im_nd_f32(g, col, st->Mg, yg, threads);
             if (act) op_apply_act_f32(act, yg, st->Mg * g->out_size);
         }
+    }
+}
+
+static cleave_status conv_run(op_call *c) {
+    const conv_state *st = (const conv_state *)c->state;
+    if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+    const float *x = (const float *)c->in[0]->data, *w = (const float *)c->in[1]->data;
+    const float *bias = c->n_in > 2 && c->in[2] ? (const float *)c->in[2]->data : NULL;
+    float *y = (float *)c->out[0]->data;
+    const ir_act *act = c->node->act.kind != IR_ACT_NONE ? &c->node->act : NULL;
+    if (st->fast) {
+        if (fast_conv_run(st->fast, x, y, c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
+    int threads = c->threads < st->threads ? c->threads : st->threads;
+    if (threads < 1) threads = 1;
+    float *y_blk = NULL;
+    if (st->src_blk || st->dst_blk) {
+        const cv_tensor *xt = c->in[0];
+        float *xp = (float *)((char *)c->scratch + st->blk_off);
+        float *yp = (float *)((char *)xp + ((cv_nbytes(xt) + 63) & ~(size_t)63));
+        if (st->src_blk) {
+            blk_to_plain_f32(x, xp, xt->dims[0], xt->dims[1], xt->dims[2] * xt->dims[3], st->src_blk,
+                             threads);
+            x = xp;
+        }
+        if (st->dst_blk) y_blk = y, y = yp;
+    }
+    if (st->kind == CONV_DIRECT) {
+        conv_direct_2d_f32(st, x, w, bias, y, act, threads);
+    } else {
+        conv_gemm_run(c, st, x, w, bias, y, act, threads);
+    }
+    if (y_blk) {
+        const cv_tensor *yt = c->out[0];
+        blk_to_blocked_f32(y, y_blk, yt->dims[0], yt->dims[1], yt->dims[2] * yt->dims[3], st->dst_blk,
+                           threads);
     }
     return CLEAVE_OK;
 }

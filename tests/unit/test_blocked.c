@@ -8,6 +8,31 @@
 
 #include "check.h"
 #include "ops/blocked.h"
+#include "ops/op.h"
+
+/* Run Conv by hand (reference kernels: fast = 0) on x with the given
+ * layouts; y must be sized for the output's layout. */
+static int run_conv(const cv_tensor *x, const cv_tensor *w, const cv_tensor *b, cv_tensor *y) {
+    static cleave_ctx *ctx;
+    if (!ctx) cleave_ctx_create(&ctx);
+    ir_node n;
+    memset(&n, 0, sizeof n);
+    n.name = "conv", n.op_type = "Conv", n.domain = "", n.op = OP_Conv, n.opset = 13;
+    n.act.kind = IR_ACT_RELU;
+    const cv_tensor *in[3] = {x, w, b};
+    cv_tensor *out[1] = {y};
+    op_call c = {.node = &n, .ctx = ctx, .n_in = 3, .n_out = 1, .in = in, .out = out, .threads = 2};
+    const op_def *d = op_get(OP_Conv);
+    int block = y->block;
+    void *data = y->data;
+    if (d->infer(&c) || d->prepare(&c)) return 0;
+    y->block = block, y->data = data; /* infer resets the shape fields only */
+    c.scratch = cv_aligned_alloc(c.scratch_bytes + 64);
+    int ok = d->run(&c) == CLEAVE_OK;
+    cv_aligned_free(c.scratch);
+    d->release(c.state);
+    return ok;
+}
 
 static float frand(unsigned *s) {
     *s = *s * 1103515245u + 12345u;
@@ -118,6 +143,35 @@ int main(void) {
         CHECK(ok);
         for (int k = 0; k < 3; k++) free(xs[k]), free(xbs[k]);
         free(y), free(yp);
+    }
+    /* Conv's reference kernel on blocked tensors (what runs when the fast
+     * library declines a shape the executor laid out blocked) */
+    for (int bi = 0; bi < 2; bi++) {
+        int b = blocks[bi];
+        int64_t n = 1, c = 24, h = 9, w = 8, k = 20, oh = 7, ow = 6;
+        float *x = malloc(sizeof(float) * (size_t)(n * c * h * w)), *xb = calloc((size_t)(n * 32 * h * w), sizeof(float));
+        float *wt = malloc(sizeof(float) * (size_t)(k * c * 9)), *bias = malloc(sizeof(float) * (size_t)k);
+        float *yr = malloc(sizeof(float) * (size_t)(n * k * oh * ow)), *yb = calloc((size_t)(n * 32 * oh * ow), sizeof(float));
+        float *yp = malloc(sizeof(float) * (size_t)(n * k * oh * ow));
+        for (int64_t i = 0; i < n * c * h * w; i++) x[i] = frand(&seed);
+        for (int64_t i = 0; i < k * c * 9; i++) wt[i] = frand(&seed);
+        for (int64_t i = 0; i < k; i++) bias[i] = frand(&seed);
+        blk_to_blocked_f32(x, xb, n, c, h * w, b, 1);
+        cv_tensor tw = {.dtype = CV_F32, .ndim = 4, .dims = {k, c, 3, 3}, .data = wt};
+        cv_tensor tb = {.dtype = CV_F32, .ndim = 1, .dims = {k}, .data = bias};
+        cv_tensor tx = {.dtype = CV_F32, .ndim = 4, .dims = {n, c, h, w}, .data = x};
+        cv_tensor ty = {.dtype = CV_F32, .data = yr};
+        CHECK(run_conv(&tx, &tw, &tb, &ty));
+        cv_tensor txb = tx, tyb = {.dtype = CV_F32, .data = yb, .block = b};
+        txb.data = xb, txb.block = b;
+        CHECK(run_conv(&txb, &tw, &tb, &tyb));
+        blk_to_plain_f32(yb, yp, n, k, oh * ow, b, 1);
+        for (int64_t i = 0; i < n * k * oh * ow; i++) CHECK_NEAR(yp[i], yr[i], 1e-5, 1e-5);
+        int zero = 1; /* padded output channels stay zero */
+        for (int64_t ch = k; ch < (k + b - 1) / b * b; ch++)
+            for (int64_t q = 0; q < oh * ow; q++) zero &= yb[((ch / b) * oh * ow + q) * b + ch % b] == 0.0f;
+        CHECK(zero);
+        free(x), free(xb), free(wt), free(bias), free(yr), free(yb), free(yp);
     }
     return check_summary("blocked kernels");
 }
