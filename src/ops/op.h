@@ -58,6 +58,10 @@ const op_def *op_get(int op);
 int op_lookup(const char *domain, const char *op_type);
 const char *op_name(int op);
 
+/* Run one node once, outside a plan (constant folding): prepare, a
+ * temporary scratch, run, release. Outputs must already have data. */
+cleave_status op_run_once(const op_def *d, op_call *c);
+
 /* Resolve node->op for every node; fails naming the first unsupported node. */
 cleave_status op_bind_graph(cleave_ctx *ctx, ir_graph *g);
 

@@ -136,3 +136,18 @@ cleave_status op_window_attrs(op_call *c, int nsp, int64_t *s, int64_t *d, int64
                        "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
     return CLEAVE_OK;
 }
+
+cleave_status op_run_once(const op_def *d, op_call *c) {
+    cleave_status st = d->prepare ? d->prepare(c) : CLEAVE_OK;
+    void *scratch = NULL;
+    if (st == CLEAVE_OK && c->scratch_bytes) {
+        scratch = c->scratch = cv_aligned_alloc(c->scratch_bytes);
+        if (!scratch) st = op_fail(c, CLEAVE_E_NOMEM, "out of memory (%zu bytes of scratch)", c->scratch_bytes);
+    }
+    if (st == CLEAVE_OK) st = d->run(c);
+    if (d->release && c->state) d->release(c->state);
+    c->state = NULL;
+    c->scratch = NULL;
+    cv_aligned_free(scratch);
+    return st;
+}

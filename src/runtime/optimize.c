@@ -44,15 +44,7 @@ cleave_status rt_fold_constants(cleave_ctx *ctx, ir_graph *g, int *count) {
             if (!bufs[k]) st = cv_fail(ctx, CLEAVE_E_NOMEM, "constant folding: out of memory");
             pout[k]->data = bufs[k];
         }
-        void *scratch = NULL;
-        if (st == CLEAVE_OK && d->prepare) st = d->prepare(&c);
-        if (st == CLEAVE_OK && c.scratch_bytes) {
-            scratch = c.scratch = cv_aligned_alloc(c.scratch_bytes);
-            if (!scratch) st = cv_fail(ctx, CLEAVE_E_NOMEM, "constant folding: out of memory");
-        }
-        if (st == CLEAVE_OK) st = d->run(&c);
-        if (d->release && c.state) d->release(c.state);
-        cv_aligned_free(scratch);
+        if (st == CLEAVE_OK) st = op_run_once(d, &c);
         for (int k = 0; k < n->n_out && st == CLEAVE_OK; k++) {
             if (!pout[k]) continue;
             st = ir_value_set_data(ctx, g, n->out[k], pout[k]->dtype, pout[k]->ndim, pout[k]->dims,

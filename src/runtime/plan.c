@@ -117,19 +117,7 @@ static cleave_status fold_node(rt_plan *p, rt_step *s) {
         o->data = cv_arena_alloc(&p->consts, cv_nbytes(o) + 64);
         if (!o->data) return cv_fail(p->ctx, CLEAVE_E_NOMEM, "plan: out of memory folding constants");
     }
-    cleave_status st = CLEAVE_OK;
-    if (s->def->prepare) st = s->def->prepare(c);
-    void *scratch = NULL;
-    if (st == CLEAVE_OK && c->scratch_bytes) {
-        scratch = cv_aligned_alloc(c->scratch_bytes);
-        if (!scratch) st = cv_fail(p->ctx, CLEAVE_E_NOMEM, "plan: out of memory (scratch)");
-        c->scratch = scratch;
-    }
-    if (st == CLEAVE_OK) st = s->def->run(c);
-    if (s->def->release && c->state) s->def->release(c->state);
-    c->state = NULL;
-    cv_aligned_free(scratch);
-    return st;
+    return op_run_once(s->def, c);
 }
 
 static int new_buf(rt_plan *p, size_t size, int first) {
