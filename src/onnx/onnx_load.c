@@ -199,10 +199,8 @@ static cleave_status load_graph(cleave_ctx *ctx, ir_graph *g, const Onnx__GraphP
         g->outputs[g->n_outputs++] = v;
     }
     for (size_t i = 0; i < gp->n_value_info; i++) {
-        int v;
-        if (gp->value_info[i]->name && ir_graph_find_value(g, gp->value_info[i]->name) >= 0 &&
-            g->values[ir_graph_find_value(g, gp->value_info[i]->name)].is_initializer)
-            continue;
+        int v = gp->value_info[i]->name ? ir_graph_find_value(g, gp->value_info[i]->name) : -1;
+        if (v >= 0 && g->values[v].is_initializer) continue;
         CV_TRY(load_value_info(ctx, g, gp->value_info[i], path, "value_info", &v));
         g->values[v].has_info = 1;
     }
