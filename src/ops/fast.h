@@ -121,8 +121,77 @@ size_t fast_pool_scratch_bytes(const void *state);
 int fast_pool_run(void *state, const float *src, float *dst, void *scratch);
 void fast_pool_destroy(void *state);
 
+/* ---- int8 products (ops/qconv.c: QLinearConv, ConvInteger, QLinearMatMul,
+ * MatMulInteger) ----
+ * Integer types of the quantized sides. */
+typedef enum fast_qtype {
+    FAST_Q_U8 = 1, /* uint8 */
+    FAST_Q_S8,     /* int8 */
+    FAST_Q_S32     /* int32: the raw accumulator (ConvInteger, MatMulInteger) */
+} fast_qtype;
+
+/* 2-D convolution, NCHW plain on both sides (no blocked activations):
+ *   acc[k] = sum (src - src_zp) * weight[k] + bias[k]           (int32)
+ *   dst    = acc                                                 (S32; scale unused)
+ *   dst    = saturate(rne(max?(float(acc) * scale[k], 0)) + dst_zp)  (U8 / S8)
+ * rne = round half to even; max? only with relu (ReLU of the real value,
+ * i.e. dst >= dst_zp). This is ONNX Runtime's requantization, which the
+ * reference kernel in qconv.c computes too. Weights are int8 symmetric
+ * (zero point 0); a caller with another weight zero point or uint8 weights
+ * runs its reference kernel.
+ * Exactness against the reference (measured by tests/unit/test_qops.c):
+ * bit-exact while |acc| and |bias| stay below 2^24 (the backend adds the
+ * bias in float); the backend multiplies in float too, rounds half to even
+ * and adds dst_zp after rounding, so no tie can differ. On x86 without
+ * VNNI, oneDNN's u8 x s8 kernels add pairs of products in int16 with
+ * saturation (vpmaddubsw); create therefore answers FAST_NO there unless
+ * every weight is in [-64, 63] (no pair can saturate). */
+typedef struct fast_qconv_desc {
+    int64_t n, c, h, w;             /* input NCHW */
+    int64_t k, kh, kw;              /* output channels, kernel */
+    int64_t oh, ow;                 /* output spatial (must match the pads) */
+    int64_t stride[2], dilation[2]; /* {h, w}; ONNX dilation (1 = dense) */
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t group;          /* c % group == 0 and k % group == 0 */
+    fast_qtype src_type;    /* U8 or S8 */
+    fast_qtype dst_type;    /* U8, S8 (requantized) or S32 (raw accumulator) */
+    int32_t src_zp, dst_zp; /* in the range of their types; dst_zp 0 for S32 */
+    const int8_t *weight;   /* ONNX K x C/group x kh x kw; read during create only */
+    const int32_t *bias;    /* K or NULL; copied at create */
+    const float *scale;     /* K combined scales x_scale * w_scale[k] / y_scale; NULL for S32 */
+    int relu;               /* U8 / S8 only: see above */
+    int threads;            /* OpenMP threads for run; <= 0: omp_get_max_threads() */
+} fast_qconv_desc;
+
+/* Same contracts as fast_conv_*: FAST_OK / FAST_NO / FAST_NOMEM; the state
+ * owns the reordered weights; src (n, c, h, w) and dst (n, k, oh, ow) are
+ * dense NCHW of their types, not overlapping; scratch is
+ * fast_qconv_scratch_bytes() bytes, 64-byte aligned (NULL when 0). */
+int fast_qconv_create(const fast_qconv_desc *d, void **state);
+size_t fast_qconv_scratch_bytes(const void *state);
+int fast_qconv_run(void *state, const void *src, void *dst, void *scratch);
+void fast_qconv_destroy(void *state);
+
+/* y[M,N] = requantize(a[M,K] * b[K,N]) with the fast_qconv_desc formula
+ * (k -> column n; no bias); a, y dense row-major; b int8 row-major, zero
+ * point 0, constant. */
+typedef struct fast_qgemm_desc {
+    int64_t m, n, k;
+    fast_qtype a_type;    /* U8 or S8 */
+    fast_qtype y_type;    /* U8, S8 or S32 */
+    int32_t a_zp, y_zp;   /* y_zp 0 for S32 */
+    const int8_t *b;      /* K x N; read during create only */
+    const float *scale;   /* N combined scales a_scale * b_scale[n] / y_scale; NULL for S32 */
+    int relu;
+    int threads;
+} fast_qgemm_desc;
+int fast_qgemm_create(const fast_qgemm_desc *d, void **state);
+size_t fast_qgemm_scratch_bytes(const void *state);
+int fast_qgemm_run(void *state, const void *a, void *y, void *scratch);
+void fast_qgemm_destroy(void *state);
+
 /* Library kernel a state runs, e.g. "brgconv:avx512_core blocked", for
- * per-node reports; works on conv and gemm states. */
+ * per-node reports; works on conv, gemm, qconv and qgemm states. */
 const char *fast_impl_name(const void *state);
 /* "onednn 2.6.3 (avx512_core_bf16)"; "none" without a backend. */
 const char *fast_backend_name(void);

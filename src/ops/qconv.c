@@ -1,0 +1,732 @@
+/* qconv: the integer products: QLinearConv and ConvInteger (N-d, groups,
+ * the f32 Conv's geometry), QLinearMatMul and MatMulInteger (numpy
+ * batching). Reference: operands minus their zero points as int16 (im2col
+ * for convs), an int32 GEMM whose sums wrap mod 2^32 (ONNX allows overflow
+ * only there), then for QLinear* ONNX Runtime's requantization
+ *   y = saturate(rne(float(acc + bias) * (x_scale * w_scale / y_scale)) + y_zp).
+ * 2-D convs and 2-D constant-B matmuls with int8 weights of zero point 0
+ * run on fast_qconv / fast_qgemm (ops/fast.h) when a backend has them.
+ * Activations stay plain NCHW / row-major. */
+#include <math.h>
+#include <string.h>
+
+#include "ops/fast.h"
+#include "ops/op.h"
+
+#define QC_MAX_SP (CV_MAX_DIMS - 2)
+
+/* ---- shared: parameters, shifted int16 operands, int32 GEMM, requantize ---- */
+
+/* Element i of a scale (float32) or zero point (uint8 / int8) tensor of 1
+ * or more values; absent zero points are 0. */
+static float qc_scale(const cv_tensor *t, int64_t i) {
+    return ((const float *)t->data)[cv_numel(t) == 1 ? 0 : i];
+}
+static int32_t qc_zp(const cv_tensor *t, int64_t i) {
+    if (!t) return 0;
+    if (cv_numel(t) == 1) i = 0;
+    return t->dtype == CV_U8 ? ((const uint8_t *)t->data)[i] : ((const int8_t *)t->data)[i];
+}
+
+/* Input k (skipped when k < 0 or absent and optional): dtype `want` (0: uint8
+ * or int8), 1 value or, when n > 1, n values. */
+static cleave_status qc_param(op_call *c, int k, cv_dtype want, int64_t n, int optional,
+                              const char *what) {
+    if (k < 0) return CLEAVE_OK;
+    if (k >= c->n_in || !c->in[k]) {
+        if (optional) return CLEAVE_OK;
+        return op_fail(c, CLEAVE_E_INVALID, "input %s is missing", what);
+    }
+    const cv_tensor *t = c->in[k];
+    if (want ? t->dtype != want : t->dtype != CV_U8 && t->dtype != CV_I8)
+        return op_fail(c, CLEAVE_E_UNSUPPORTED, "%s has dtype %s, expected %s", what,
+                       cv_dtype_name(t->dtype), want ? cv_dtype_name(want) : "uint8 or int8");
+    int64_t v = cv_numel(t);
+    if (v != 1 && (n <= 1 || v != n))
+        return op_fail(c, CLEAVE_E_UNSUPPORTED, "%s has %lld values, expected 1%s", what,
+                       (long long)v, n > 1 ? " or one per channel / row / column" : "");
+    return CLEAVE_OK;
+}
+
+/* 1 when input k is absent or a known tensor of all zeros. */
+static int qc_zero_or_absent(const op_call *c, int k) {
+    if (k < 0 || k >= c->n_in || !c->in[k]) return 1;
+    const cv_tensor *t = c->in[k];
+    if (!t->data) return 0;
+    for (int64_t i = 0; i < cv_numel(t); i++)
+        if (qc_zp(t, i) != 0) return 0;
+    return 1;
+}
+/* 1 when input k is absent or known at prepare. */
+static int qc_known(const op_call *c, int k) {
+    return k < 0 || k >= c->n_in || !c->in[k] || c->in[k]->data;
+}
+
+/* dst[i] = src[i] - zp as int16, src uint8 / int8 (|result| <= 255). */
+static void qc_shift(const void *src, cv_dtype t, int32_t zp, int16_t *dst, int64_t n) {
+    if (t == CV_U8)
+        for (int64_t i = 0; i < n; i++) dst[i] = (int16_t)(((const uint8_t *)src)[i] - zp);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = (int16_t)(((const int8_t *)src)[i] - zp);
+}
+
+/* C (M x N, row stride ldc) = A (M x K, row-major) * B (K x N, row stride
+ * ldb), int16 operands of at most 9 bits (products fit int32), int32 sums
+ * wrapping mod 2^32. Parallel over (row, 512-column tile) tasks so that
+ * M = 1 (depthwise) still splits; a tile of B stays in L2 across rows. */
+#define QC_NT 512
+static void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, const int16_t *B,
+                            int64_t ldb, int32_t *C, int64_t ldc, int threads) {
+    const int64_t nt = (N + QC_NT - 1) / QC_NT, tasks = M * nt;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && M * N * K > (1 << 18))
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t m = t / nt, n0 = t % nt * QC_NT, nn = N - n0 < QC_NT ? N - n0 : QC_NT;
+        uint32_t *restrict cr = (uint32_t *)(C + m * ldc + n0); /* unsigned: defined wrap */
+        for (int64_t j = 0; j < nn; j++) cr[j] = 0;
+        const int16_t *ar = A + m * K;
+        for (int64_t k = 0; k < K; k++) {
+            const int32_t av = ar[k];
+            if (!av) continue;
+            const int16_t *restrict br = B + k * ldb + n0;
+            for (int64_t j = 0; j < nn; j++) cr[j] += (uint32_t)(av * br[j]);
+        }
+    }
+}
+
+/* round_half_even(v) for |v| <= 2^22 (see quant.c: 1.5 * 2^23 trick). */
+static inline float qc_rne(float v) {
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* y[j] = saturate(rne(float(acc[j] + bias) * s_j) + zp), s_j = svec[j] or s;
+ * relu: the scaled value is clamped at 0 first (ReLU of the real value).
+ * Clamping before rounding equals saturating after (integer bounds), as in
+ * ONNX Runtime's MlasRequantizeOutput. y uint8 / int8 by yt. */
+static void qc_requant(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
+                       int32_t zp, int relu, cv_dtype yt, void *y) {
+    const int32_t qlo = yt == CV_I8 ? -128 : 0, qhi = yt == CV_I8 ? 127 : 255;
+    float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
+    if (relu && lo < 0.0f) lo = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
+        float v = fmaxf(fminf((float)a * (svec ? svec[j] : s), hi), lo);
+        int32_t q = (int32_t)qc_rne(v) + zp;
+        if (yt == CV_U8)
+            ((uint8_t *)y)[j] = (uint8_t)q;
+        else
+            ((int8_t *)y)[j] = (int8_t)q;
+    }
+}
+
+static size_t qc_align(size_t n) {
+    return (n + 63) & ~(size_t)63;
+}
+
+/* The fused activation QLinear* ops can apply (none or ReLU). */
+static cleave_status qc_check_act(op_call *c, int relu_ok) {
+    int k = c->node->act.kind;
+    if (k == IR_ACT_NONE || (relu_ok && k == IR_ACT_RELU)) return CLEAVE_OK;
+    return op_fail(c, CLEAVE_E_UNSUPPORTED, "fused activation is not supported on this op");
+}
+
+/* ---- QLinearConv / ConvInteger ---- */
+
+/* Input positions; -1 = the op has no such input. */
+typedef struct qconv_io {
+    int x, xs, xz, w, ws, wz, ys, yz, b;
+} qconv_io;
+static const qconv_io QLINEARCONV_IO = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+static const qconv_io CONVINTEGER_IO = {0, -1, 2, 1, -1, 3, -1, -1, -1};
+
+typedef struct qconv_geom {
+    int nsp;
+    int64_t in[QC_MAX_SP], out[QC_MAX_SP], k[QC_MAX_SP];
+    int64_t s[QC_MAX_SP], d[QC_MAX_SP], pb[QC_MAX_SP], pe[QC_MAX_SP];
+    int64_t in_size, out_size, k_size;
+} qconv_geom;
+
+typedef struct qconv_state {
+    qconv_io io;
+    qconv_geom g;
+    int64_t N, C, M, group, Cg, Mg, Kg; /* Kg = Cg * k_size, the GEMM depth */
+    int qlinear, relu, threads;
+    int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare */
+    size_t off_w, off_acc, off_scale;    /* scratch: [col][w if not packed][acc][scales] */
+    void *fast;                          /* fast_qconv state or NULL */
+} qconv_state;
+
+static void qconv_release(void *state) {
+    qconv_state *st = (qconv_state *)state;
+    if (!st) return;
+    if (st->fast) fast_qconv_destroy(st->fast);
+    cv_aligned_free(st->wq);
+    cv_free(st);
+}
+
+/* Geometry exactly as the f32 Conv (conv.c): kernel_shape must match W,
+ * op_window_attrs for strides / dilations / pads / auto_pad, SAME_UPPER
+ * puts the odd pad at the end. */
+static cleave_status qconv_geometry(op_call *c, const cv_tensor *x, const cv_tensor *w,
+                                    qconv_geom *g) {
+    const int64_t *v;
+    int nsp = g->nsp = x->ndim - 2, cnt, autopad;
+    g->in_size = g->k_size = g->out_size = 1;
+    for (int i = 0; i < nsp; i++) {
+        g->in[i] = x->dims[2 + i], g->k[i] = w->dims[2 + i];
+        g->in_size *= g->in[i], g->k_size *= g->k[i];
+        g->s[i] = g->d[i] = 1, g->pb[i] = g->pe[i] = 0;
+    }
+    if ((cnt = ir_attr_ints(c->node, "kernel_shape", &v)) != 0) {
+        if (cnt != nsp)
+            return op_fail(c, CLEAVE_E_INVALID, "kernel_shape has %d values, expected %d", cnt, nsp);
+        for (int i = 0; i < nsp; i++)
+            if (v[i] != g->k[i])
+                return op_fail(c, CLEAVE_E_INVALID,
+                               "kernel_shape[%d] = %lld does not match the weight dim %lld", i,
+                               (long long)v[i], (long long)g->k[i]);
+    }
+    CV_TRY(op_window_attrs(c, nsp, g->s, g->d, g->pb, g->pe, &autopad));
+    for (int i = 0; i < nsp; i++) {
+        int64_t ext = (g->k[i] - 1) * g->d[i] + 1;
+        if (autopad == 1 || autopad == 2) {
+            int64_t out = (g->in[i] + g->s[i] - 1) / g->s[i];
+            int64_t total = (out - 1) * g->s[i] + ext - g->in[i];
+            if (total < 0) total = 0;
+            g->pb[i] = autopad == 1 ? total / 2 : total - total / 2;
+            g->pe[i] = total - g->pb[i];
+        } else if (autopad == 3) {
+            g->pb[i] = g->pe[i] = 0;
+        }
+        int64_t span = g->in[i] + g->pb[i] + g->pe[i] - ext;
+        if (span < 0)
+            return op_fail(c, CLEAVE_E_INVALID,
+                           "spatial dim %d: the dilated kernel (%lld) is larger than the padded "
+                           "input (%lld)",
+                           i, (long long)ext, (long long)(g->in[i] + g->pb[i] + g->pe[i]));
+        g->out[i] = span / g->s[i] + 1;
+        g->out_size *= g->out[i];
+    }
+    return CLEAVE_OK;
+}
+
+static cleave_status qconv_shape(op_call *c, const qconv_io *io, qconv_geom *g, int64_t *C,
+                                 int64_t *M, int64_t *group) {
+    CV_TRY(op_need_input(c, io->x));
+    CV_TRY(op_need_input(c, io->w));
+    const cv_tensor *x = c->in[io->x], *w = c->in[io->w];
+    CV_TRY(qc_param(c, io->x, 0, cv_numel(x), 0, "x"));
+    CV_TRY(qc_param(c, io->w, 0, cv_numel(w), 0, "w"));
+    if (x->ndim < 3 || x->ndim > CV_MAX_DIMS || w->ndim != x->ndim)
+        return op_fail(c, CLEAVE_E_INVALID, "x must have rank 3..%d and w the same, got %d and %d",
+                       CV_MAX_DIMS, x->ndim, w->ndim);
+    for (int i = 0; i < x->ndim; i++)
+        if (x->dims[i] < 0 || w->dims[i] < 1 || (i >= 1 && x->dims[i] < 1))
+            return op_fail(c, CLEAVE_E_INVALID, "x or w has an unknown or empty dim %d", i);
+    *group = ir_attr_int(c->node, "group", 1);
+    *C = x->dims[1], *M = w->dims[0];
+    if (*group < 1 || *C % *group || *M % *group || w->dims[1] * *group != *C)
+        return op_fail(c, CLEAVE_E_INVALID,
+                       "channels: x has %lld, w is %lldx%lld, group %lld are inconsistent",
+                       (long long)*C, (long long)*M, (long long)w->dims[1], (long long)*group);
+    CV_TRY(qconv_geometry(c, x, w, g));
+    if ((double)(*C / *group) * g->k_size * g->out_size > (double)CV_MAX_ELEMS)
+        return op_fail(c, CLEAVE_E_LIMIT, "the im2col buffer would exceed the element cap");
+    CV_TRY(qc_param(c, io->xs, CV_F32, 1, 0, "x_scale"));
+    CV_TRY(qc_param(c, io->xz, x->dtype, 1, io->xs < 0, "x_zero_point"));
+    CV_TRY(qc_param(c, io->ws, CV_F32, *M, 0, "w_scale"));
+    CV_TRY(qc_param(c, io->wz, w->dtype, *M, io->ws < 0, "w_zero_point"));
+    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 0, "y_scale"));
+    CV_TRY(qc_param(c, io->yz, 0, 1, 0, "y_zero_point"));
+    if (io->b >= 0 && io->b < c->n_in && c->in[io->b]) {
+        const cv_tensor *b = c->in[io->b];
+        if (b->dtype != CV_I32 || b->ndim != 1 || b->dims[0] != *M)
+            return op_fail(c, CLEAVE_E_INVALID, "bias B must be int32 of shape [%lld]", (long long)*M);
+    }
+    return qc_check_act(c, io->ys >= 0);
+}
+
+static cleave_status qconv_infer_io(op_call *c, const qconv_io *io) {
+    qconv_geom g;
+    int64_t C, M, group, dims[CV_MAX_DIMS];
+    CV_TRY(qconv_shape(c, io, &g, &C, &M, &group));
+    dims[0] = c->in[io->x]->dims[0], dims[1] = M;
+    for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.out[i];
+    op_set_out(c, 0, io->yz >= 0 ? c->in[io->yz]->dtype : CV_I32, g.nsp + 2, dims);
+    return CLEAVE_OK;
+}
+static cleave_status qlinearconv_infer(op_call *c) {
+    return qconv_infer_io(c, &QLINEARCONV_IO);
+}
+static cleave_status convinteger_infer(op_call *c) {
+    return qconv_infer_io(c, &CONVINTEGER_IO);
+}
+
+/* Positions p in [0, count) with 0 <= p*s + off < limit form [*lo, *hi). */
+static void qconv_valid_range(int64_t off, int64_t s, int64_t limit, int64_t count, int64_t *lo,
+                              int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = limit - off <= 0 ? 0 : (limit - off + s - 1) / s;
+    *lo = l > count ? count : l;
+    *hi = h > count ? count : h < *lo ? *lo : h;
+}
+
+/* col[(c*k_size + kidx) * out_size + o] = x[c][o*s - pb + k*d] - zp, 0 in
+ * the padding (ONNX Runtime pads with the zero point, i.e. real 0); x is
+ * Cg x in_size uint8 / int8. Like conv.c's im2col: the valid range of the
+ * last output dim is computed once per row. */
+static void qconv_im2col_s16(const qconv_geom *g, const void *x, cv_dtype xt, int32_t zp,
+                             int64_t Cg, int16_t *col, int threads) {
+    const int L = g->nsp - 1;
+    const int64_t rows = Cg * g->k_size, OW = g->out[L], W = g->in[L], sw = g->s[L];
+    const int64_t outer = g->out_size / OW;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && rows * g->out_size > (1 << 16))
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t kk[QC_MAX_SP], o[QC_MAX_SP] = {0}, kr = r % g->k_size, lo, hi;
+        for (int d = L; d >= 0; d--) kk[d] = kr % g->k[d], kr /= g->k[d];
+        const int64_t xc = r / g->k_size * g->in_size, off = kk[L] * g->d[L] - g->pb[L];
+        int16_t *dst = col + r * g->out_size;
+        qconv_valid_range(off, sw, W, OW, &lo, &hi);
+        for (int64_t q = 0; q < outer; q++, dst += OW) {
+            int64_t base = 0;
+            int ok = 1;
+            for (int d = 0; d < L && ok; d++) {
+                int64_t i = o[d] * g->s[d] - g->pb[d] + kk[d] * g->d[d];
+                ok = i >= 0 && i < g->in[d];
+                base = base * g->in[d] + i;
+            }
+            for (int d = L - 1; d >= 0; d--) {
+                if (++o[d] < g->out[d]) break;
+                o[d] = 0;
+            }
+            if (!ok) {
+                memset(dst, 0, sizeof(int16_t) * (size_t)OW);
+                continue;
+            }
+            const int64_t x0 = xc + base * W + off;
+            for (int64_t w = 0; w < lo; w++) dst[w] = 0;
+            if (xt == CV_U8) {
+                const uint8_t *xr = (const uint8_t *)x + x0;
+                for (int64_t w = lo; w < hi; w++) dst[w] = (int16_t)(xr[w * sw] - zp);
+            } else {
+                const int8_t *xr = (const int8_t *)x + x0;
+                for (int64_t w = lo; w < hi; w++) dst[w] = (int16_t)(xr[w * sw] - zp);
+            }
+            for (int64_t w = hi; w < OW; w++) dst[w] = 0;
+        }
+    }
+}
+
+/* (w - w_zp[m]) as int16, M x Kg. */
+static void qconv_pack_w(const qconv_state *st, const cv_tensor *w, const cv_tensor *wz,
+                         int16_t *dst) {
+    for (int64_t m = 0; m < st->M; m++)
+        qc_shift((const char *)w->data + m * st->Kg, w->dtype, qc_zp(wz, m), dst + m * st->Kg,
+                 st->Kg);
+}
+
+static const cv_tensor *qc_in(const op_call *c, int k) {
+    return k >= 0 && k < c->n_in ? c->in[k] : NULL;
+}
+
+/* Offer the node to fast_qconv: 2-D, int8 weights with zero point 0, every
+ * scale / zero point / bias known now. FAST_NO leaves st->fast NULL. */
+static int qconv_try_fast(op_call *c, qconv_state *st) {
+    const qconv_io *io = &st->io;
+    const cv_tensor *x = c->in[io->x], *w = c->in[io->w], *b = qc_in(c, io->b);
+    if (!c->fast || st->g.nsp != 2 || !w->data || w->dtype != CV_I8 || !qc_zero_or_absent(c, io->wz))
+        return FAST_NO;
+    const int ks[] = {io->xz, io->xs, io->ws, io->ys, io->yz, io->b};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        if (!qc_known(c, ks[i])) return FAST_NO;
+    float *scale = NULL;
+    if (st->qlinear) {
+        scale = (float *)cv_malloc(sizeof(float) * (size_t)st->M);
+        if (!scale) return FAST_NOMEM;
+        const float xs = qc_scale(c->in[io->xs], 0), ys = qc_scale(c->in[io->ys], 0);
+        for (int64_t m = 0; m < st->M; m++) scale[m] = xs * qc_scale(c->in[io->ws], m) / ys;
+    }
+    const qconv_geom *g = &st->g;
+    fast_qconv_desc fd = {
+        .n = st->N, .c = st->C, .h = g->in[0], .w = g->in[1], .k = st->M, .kh = g->k[0],
+        .kw = g->k[1], .oh = g->out[0], .ow = g->out[1], .stride = {g->s[0], g->s[1]},
+        .dilation = {g->d[0], g->d[1]}, .pad_t = g->pb[0], .pad_l = g->pb[1], .pad_b = g->pe[0],
+        .pad_r = g->pe[1], .group = st->group,
+        .src_type = x->dtype == CV_U8 ? FAST_Q_U8 : FAST_Q_S8,
+        .dst_type = !st->qlinear ? FAST_Q_S32 : c->in[io->yz]->dtype == CV_U8 ? FAST_Q_U8 : FAST_Q_S8,
+        .src_zp = qc_zp(qc_in(c, io->xz), 0), .dst_zp = st->qlinear ? qc_zp(c->in[io->yz], 0) : 0,
+        .weight = (const int8_t *)w->data, .bias = b ? (const int32_t *)b->data : NULL,
+        .scale = scale, .relu = st->relu, .threads = st->threads};
+    int r = fast_qconv_create(&fd, &st->fast);
+    cv_free(scale);
+    if (r != FAST_OK) st->fast = NULL;
+    return r;
+}
+
+static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
+    qconv_state *st = (qconv_state *)cv_calloc(1, sizeof *st);
+    if (!st) return op_fail(c, CLEAVE_E_NOMEM, "out of memory");
+    st->io = *io;
+    cleave_status s = qconv_shape(c, io, &st->g, &st->C, &st->M, &st->group);
+    if (s != CLEAVE_OK) {
+        cv_free(st);
+        return s;
+    }
+    c->state = st;
+    st->N = c->in[io->x]->dims[0];
+    st->Cg = st->C / st->group, st->Mg = st->M / st->group, st->Kg = st->Cg * st->g.k_size;
+    st->qlinear = io->ys >= 0;
+    st->relu = c->node->act.kind == IR_ACT_RELU;
+    st->threads = c->threads > 1 ? c->threads : 1;
+    int r = qconv_try_fast(c, st);
+    if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+    if (r == FAST_OK) {
+        c->scratch_bytes = fast_qconv_scratch_bytes(st->fast);
+        return CLEAVE_OK;
+    }
+    const cv_tensor *w = c->in[io->w];
+    if (w->data && qc_known(c, io->wz)) {
+        st->wq = (int16_t *)cv_aligned_alloc(sizeof(int16_t) * (size_t)(st->M * st->Kg));
+        if (!st->wq) return op_fail(c, CLEAVE_E_NOMEM, "out of memory packing the weights");
+        qconv_pack_w(st, w, qc_in(c, io->wz), st->wq);
+    }
+    size_t col = qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->g.out_size));
+    size_t wb = st->wq ? 0 : qc_align(sizeof(int16_t) * (size_t)(st->M * st->Kg));
+    size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(st->Mg * st->g.out_size)) : 0;
+    st->off_w = col, st->off_acc = col + wb, st->off_scale = col + wb + acc;
+    c->scratch_bytes = st->off_scale + (st->qlinear ? sizeof(float) * (size_t)st->M : 0);
+    return CLEAVE_OK;
+}
+static cleave_status qlinearconv_prepare(op_call *c) {
+    return qconv_prepare_io(c, &QLINEARCONV_IO);
+}
+static cleave_status convinteger_prepare(op_call *c) {
+    return qconv_prepare_io(c, &CONVINTEGER_IO);
+}
+
+static cleave_status qconv_run(op_call *c) {
+    const qconv_state *st = (const qconv_state *)c->state;
+    if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+    const qconv_io *io = &st->io;
+    const cv_tensor *x = c->in[io->x];
+    void *y = c->out[0]->data;
+    if (st->fast) {
+        if (fast_qconv_run(st->fast, x->data, y, c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
+    int threads = c->threads < st->threads ? c->threads : st->threads;
+    if (threads < 1) threads = 1;
+    const qconv_geom *g = &st->g;
+    char *sc = (char *)c->scratch;
+    int16_t *col = (int16_t *)sc, *wq = st->wq;
+    if (!wq) {
+        wq = (int16_t *)(sc + st->off_w);
+        qconv_pack_w(st, c->in[io->w], qc_in(c, io->wz), wq);
+    }
+    const int32_t xz = qc_zp(qc_in(c, io->xz), 0);
+    const cv_tensor *bt = qc_in(c, io->b);
+    const int32_t *bias = bt ? (const int32_t *)bt->data : NULL;
+    float *scale = (float *)(sc + st->off_scale);
+    int32_t yz = 0;
+    cv_dtype yt = c->out[0]->dtype;
+    if (st->qlinear) {
+        const float xs = qc_scale(c->in[io->xs], 0), ys = qc_scale(c->in[io->ys], 0);
+        for (int64_t m = 0; m < st->M; m++) scale[m] = xs * qc_scale(c->in[io->ws], m) / ys;
+        yz = qc_zp(c->in[io->yz], 0);
+    }
+    const size_t xel = cv_dtype_size(x->dtype), yel = cv_dtype_size(yt);
+    for (int64_t n = 0; n < st->N; n++)
+        for (int64_t gi = 0; gi < st->group; gi++) {
+            const char *xg = (const char *)x->data + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
+            const int64_t m0 = gi * st->Mg, yoff = (n * st->M + m0) * g->out_size;
+            qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, threads);
+            int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff;
+            qc_gemm_s16_ref(st->Mg, g->out_size, st->Kg, wq + m0 * st->Kg, col, g->out_size, acc,
+                            g->out_size, threads);
+            if (!st->qlinear) continue;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * g->out_size > (1 << 15))
+            for (int64_t m = 0; m < st->Mg; m++)
+                qc_requant(acc + m * g->out_size, g->out_size, bias ? bias[m0 + m] : 0,
+                           scale[m0 + m], NULL, yz, st->relu, yt,
+                           (char *)y + (size_t)(yoff + m * g->out_size) * yel);
+        }
+    return CLEAVE_OK;
+}
+
+/* ---- QLinearMatMul / MatMulInteger ---- */
+
+/* Input positions as for the convs: a, b, their scales / zero points, y's. */
+typedef struct qmm_io {
+    int a, as, az, b, bs, bz, ys, yz;
+} qmm_io;
+static const qmm_io QLINEARMATMUL_IO = {0, 1, 2, 3, 4, 5, 6, 7};
+static const qmm_io MATMULINTEGER_IO = {0, -1, 2, 1, -1, 3, -1, -1};
+
+/* numpy matmul of a [..., M, K] and b [..., K, N] (a 1-D a is [1, K], a 1-D
+ * b is [K, 1], their unit dim dropped from y); batch dims broadcast. */
+typedef struct qmm_geom {
+    int64_t M, N, K, batch, a_batch, b_batch;
+    int nb, a_nb, b_nb;              /* batch ranks of y, a, b */
+    int64_t yb[CV_MAX_DIMS], ab[CV_MAX_DIMS], bb[CV_MAX_DIMS];
+    int ndim;                        /* y's rank */
+    int64_t ydims[CV_MAX_DIMS];
+} qmm_geom;
+
+typedef struct qmm_state {
+    qmm_io io;
+    qmm_geom g;
+    int qlinear, relu, threads;
+    int16_t *bq;                     /* (b - b_zp) for every b batch when known at prepare */
+    size_t off_b, off_acc, off_scale; /* scratch: [a rows][b if not packed][acc][scale row] */
+    void *fast;                      /* fast_qgemm state or NULL */
+} qmm_state;
+
+static void qmm_release(void *state) {
+    qmm_state *st = (qmm_state *)state;
+    if (!st) return;
+    if (st->fast) fast_qgemm_destroy(st->fast);
+    cv_aligned_free(st->bq);
+    cv_free(st);
+}
+
+static cleave_status qmm_shape(op_call *c, const qmm_io *io, qmm_geom *g) {
+    CV_TRY(op_need_input(c, io->a));
+    CV_TRY(op_need_input(c, io->b));
+    const cv_tensor *a = c->in[io->a], *b = c->in[io->b];
+    CV_TRY(qc_param(c, io->a, 0, cv_numel(a), 0, "a"));
+    CV_TRY(qc_param(c, io->b, 0, cv_numel(b), 0, "b"));
+    if (a->ndim < 1 || b->ndim < 1)
+        return op_fail(c, CLEAVE_E_INVALID, "a and b must have rank >= 1");
+    g->M = a->ndim == 1 ? 1 : a->dims[a->ndim - 2];
+    g->K = a->dims[a->ndim - 1];
+    g->N = b->ndim == 1 ? 1 : b->dims[b->ndim - 1];
+    if ((b->ndim == 1 ? b->dims[0] : b->dims[b->ndim - 2]) != g->K)
+        return op_fail(c, CLEAVE_E_INVALID, "inner dims differ: a has K = %lld, b has %lld",
+                       (long long)g->K, (long long)(b->ndim == 1 ? b->dims[0] : b->dims[b->ndim - 2]));
+    g->a_nb = a->ndim > 2 ? a->ndim - 2 : 0, g->b_nb = b->ndim > 2 ? b->ndim - 2 : 0;
+    g->nb = g->a_nb > g->b_nb ? g->a_nb : g->b_nb;
+    g->batch = g->a_batch = g->b_batch = 1;
+    for (int i = 0; i < g->nb; i++) {
+        int ia = i - (g->nb - g->a_nb), ib = i - (g->nb - g->b_nb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return op_fail(c, CLEAVE_E_INVALID, "batch dim %d: %lld and %lld cannot be broadcast",
+                           i, (long long)da, (long long)db);
+        g->yb[i] = da == 1 ? db : da;
+        if (ia >= 0) g->ab[ia] = da, g->a_batch *= da;
+        if (ib >= 0) g->bb[ib] = db, g->b_batch *= db;
+        g->batch *= g->yb[i];
+    }
+    g->ndim = 0;
+    for (int i = 0; i < g->nb; i++) g->ydims[g->ndim++] = g->yb[i];
+    if (a->ndim > 1) g->ydims[g->ndim++] = g->M;
+    if (b->ndim > 1) g->ydims[g->ndim++] = g->N;
+    if ((double)g->M * g->K + (double)g->K * g->N + (double)g->M * g->N > (double)CV_MAX_ELEMS)
+        return op_fail(c, CLEAVE_E_LIMIT, "the operands would exceed the element cap");
+    /* per row of a: M or a_batch * M values; per column of b: N or b_batch * N */
+    const int64_t arow = g->a_batch * g->M, bcol = g->b_batch * g->N;
+    for (int k = 0; k < 2; k++) {
+        const int ki[2] = {k ? io->bs : io->as, k ? io->bz : io->az};
+        const int64_t n1 = k ? g->N : g->M, n2 = k ? bcol : arow;
+        for (int j = 0; j < 2; j++) {
+            const cv_tensor *t = qc_in(c, ki[j]);
+            const char *what = j ? (k ? "b_zero_point" : "a_zero_point") : (k ? "b_scale" : "a_scale");
+            if (ki[j] < 0) continue;
+            const cv_dtype want = j ? c->in[k ? io->b : io->a]->dtype : CV_F32;
+            CV_TRY(qc_param(c, ki[j], want, t && cv_numel(t) == n2 ? n2 : n1, io->as < 0, what));
+        }
+    }
+    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 0, "y_scale"));
+    CV_TRY(qc_param(c, io->yz, 0, 1, 0, "y_zero_point"));
+    return qc_check_act(c, io->ys >= 0);
+}
+
+static cleave_status qmm_infer_io(op_call *c, const qmm_io *io) {
+    qmm_geom g;
+    CV_TRY(qmm_shape(c, io, &g));
+    op_set_out(c, 0, io->yz >= 0 ? c->in[io->yz]->dtype : CV_I32, g.ndim, g.ydims);
+    return CLEAVE_OK;
+}
+static cleave_status qlinearmatmul_infer(op_call *c) {
+    return qmm_infer_io(c, &QLINEARMATMUL_IO);
+}
+static cleave_status matmulinteger_infer(op_call *c) {
+    return qmm_infer_io(c, &MATMULINTEGER_IO);
+}
+
+/* Batch index of a (which 0) or b (which 1) used by y's batch bi. */
+static int64_t qmm_src_batch(const qmm_geom *g, int64_t bi, int which) {
+    const int nb = which ? g->b_nb : g->a_nb;
+    const int64_t *d = which ? g->bb : g->ab;
+    int64_t idx = 0, mul = 1;
+    for (int i = g->nb - 1; i >= 0; i--) {
+        int64_t o = bi % g->yb[i];
+        bi /= g->yb[i];
+        int j = i - (g->nb - nb);
+        if (j < 0) continue;
+        idx += (d[j] == 1 ? 0 : o) * mul;
+        mul *= d[j];
+    }
+    return idx;
+}
+
+/* Parameter index for row / column r of operand batch ob (n values per batch). */
+static int64_t qmm_pidx(const cv_tensor *t, int64_t ob, int64_t n, int64_t r) {
+    return t && cv_numel(t) > n ? ob * n + r : r;
+}
+
+/* (b - b_zp[column]) as int16 for b batch ob, K x N. */
+static void qmm_pack_b(const qmm_geom *g, const cv_tensor *b, const cv_tensor *bz, int64_t ob,
+                       int16_t *dst) {
+    const size_t el = cv_dtype_size(b->dtype);
+    const char *src = (const char *)b->data + (size_t)(ob * g->K * g->N) * el;
+    if (!bz || cv_numel(bz) == 1) {
+        qc_shift(src, b->dtype, qc_zp(bz, 0), dst, g->K * g->N);
+        return;
+    }
+    for (int64_t k = 0; k < g->K; k++)
+        for (int64_t n = 0; n < g->N; n++) {
+            int64_t i = k * g->N + n;
+            int32_t v = b->dtype == CV_U8 ? ((const uint8_t *)src)[i] : ((const int8_t *)src)[i];
+            dst[i] = (int16_t)(v - qc_zp(bz, qmm_pidx(bz, ob, g->N, n)));
+        }
+}
+
+/* fast_qgemm for a 2-D constant int8 b with zero point 0, a per-tensor a,
+ * everything else known now; a's batch dims fold into M. */
+static int qmm_try_fast(op_call *c, qmm_state *st) {
+    const qmm_io *io = &st->io;
+    const qmm_geom *g = &st->g;
+    const cv_tensor *a = c->in[io->a], *b = c->in[io->b];
+    if (!c->fast || b->ndim != 2 || !b->data || b->dtype != CV_I8 || !qc_zero_or_absent(c, io->bz))
+        return FAST_NO;
+    const int ks[] = {io->as, io->az, io->bs, io->ys, io->yz};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        if (!qc_known(c, ks[i])) return FAST_NO;
+    if (qc_in(c, io->az) && cv_numel(c->in[io->az]) != 1) return FAST_NO;
+    if (io->as >= 0 && cv_numel(c->in[io->as]) != 1) return FAST_NO;
+    float *scale = NULL;
+    if (st->qlinear) {
+        scale = (float *)cv_malloc(sizeof(float) * (size_t)g->N);
+        if (!scale) return FAST_NOMEM;
+        const float as = qc_scale(c->in[io->as], 0), ys = qc_scale(c->in[io->ys], 0);
+        for (int64_t n = 0; n < g->N; n++) scale[n] = as * qc_scale(c->in[io->bs], n) / ys;
+    }
+    fast_qgemm_desc fd = {
+        .m = g->batch * g->M, .n = g->N, .k = g->K,
+        .a_type = a->dtype == CV_U8 ? FAST_Q_U8 : FAST_Q_S8,
+        .y_type = !st->qlinear ? FAST_Q_S32 : c->in[io->yz]->dtype == CV_U8 ? FAST_Q_U8 : FAST_Q_S8,
+        .a_zp = qc_zp(qc_in(c, io->az), 0), .y_zp = st->qlinear ? qc_zp(c->in[io->yz], 0) : 0,
+        .b = (const int8_t *)b->data, .scale = scale, .relu = st->relu, .threads = st->threads};
+    int r = fast_qgemm_create(&fd, &st->fast);
+    cv_free(scale);
+    if (r != FAST_OK) st->fast = NULL;
+    return r;
+}
+
+static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
+    qmm_state *st = (qmm_state *)cv_calloc(1, sizeof *st);
+    if (!st) return op_fail(c, CLEAVE_E_NOMEM, "out of memory");
+    st->io = *io;
+    cleave_status s = qmm_shape(c, io, &st->g);
+    if (s != CLEAVE_OK) {
+        cv_free(st);
+        return s;
+    }
+    c->state = st;
+    const qmm_geom *g = &st->g;
+    st->qlinear = io->ys >= 0;
+    st->relu = c->node->act.kind == IR_ACT_RELU;
+    st->threads = c->threads > 1 ? c->threads : 1;
+    int r = qmm_try_fast(c, st);
+    if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+    if (r == FAST_OK) {
+        c->scratch_bytes = fast_qgemm_scratch_bytes(st->fast);
+        return CLEAVE_OK;
+    }
+    const cv_tensor *b = c->in[io->b];
+    const int64_t kn = g->K * g->N;
+    if (b->data && qc_known(c, io->bz)) {
+        st->bq = (int16_t *)cv_aligned_alloc(sizeof(int16_t) * (size_t)(kn * g->b_batch + 1));
+        if (!st->bq) return op_fail(c, CLEAVE_E_NOMEM, "out of memory packing b");
+        for (int64_t ob = 0; ob < g->b_batch; ob++)
+            qmm_pack_b(g, b, qc_in(c, io->bz), ob, st->bq + ob * kn);
+    }
+    size_t ab = qc_align(sizeof(int16_t) * (size_t)(g->M * g->K));
+    size_t bb = st->bq ? 0 : qc_align(sizeof(int16_t) * (size_t)kn);
+    size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(g->M * g->N)) : 0;
+    st->off_b = ab, st->off_acc = ab + bb, st->off_scale = ab + bb + acc;
+    c->scratch_bytes = st->off_scale + (st->qlinear ? sizeof(float) * (size_t)g->N : 0);
+    return CLEAVE_OK;
+}
+static cleave_status qlinearmatmul_prepare(op_call *c) {
+    return qmm_prepare_io(c, &QLINEARMATMUL_IO);
+}
+static cleave_status matmulinteger_prepare(op_call *c) {
+    return qmm_prepare_io(c, &MATMULINTEGER_IO);
+}
+
+static cleave_status qmm_run(op_call *c) {
+    const qmm_state *st = (const qmm_state *)c->state;
+    if (!st) return op_fail(c, CLEAVE_E_INTERNAL, "run without prepare");
+    const qmm_io *io = &st->io;
+    const qmm_geom *g = &st->g;
+    const cv_tensor *a = c->in[io->a], *b = c->in[io->b];
+    const cv_tensor *az = qc_in(c, io->az), *bz = qc_in(c, io->bz);
+    void *y = c->out[0]->data;
+    if (st->fast) {
+        if (fast_qgemm_run(st->fast, a->data, y, c->scratch) != 0)
+            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        return CLEAVE_OK;
+    }
+    int threads = c->threads < st->threads ? c->threads : st->threads;
+    if (threads < 1) threads = 1;
+    char *sc = (char *)c->scratch;
+    int16_t *aq = (int16_t *)sc;
+    const cv_dtype yt = c->out[0]->dtype;
+    const size_t ael = cv_dtype_size(a->dtype), yel = cv_dtype_size(yt);
+    const int64_t M = g->M, N = g->N, K = g->K;
+    for (int64_t bi = 0; bi < g->batch; bi++) {
+        const int64_t oa = qmm_src_batch(g, bi, 0), ob = qmm_src_batch(g, bi, 1);
+        for (int64_t m = 0; m < M; m++)
+            qc_shift((const char *)a->data + (size_t)((oa * M + m) * K) * ael, a->dtype,
+                     qc_zp(az, qmm_pidx(az, oa, M, m)), aq + m * K, K);
+        const int16_t *bq = st->bq ? st->bq + ob * K * N : (const int16_t *)(sc + st->off_b);
+        if (!st->bq) qmm_pack_b(g, b, bz, ob, (int16_t *)(sc + st->off_b));
+        int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + bi * M * N;
+        qc_gemm_s16_ref(M, N, K, aq, bq, N, acc, N, threads);
+        if (!st->qlinear) continue;
+        const cv_tensor *as = c->in[io->as], *bs = c->in[io->bs];
+        const float ys = qc_scale(c->in[io->ys], 0);
+        const int32_t yz = qc_zp(c->in[io->yz], 0);
+        float *svec = (float *)(sc + st->off_scale);
+        for (int64_t m = 0; m < M; m++) {
+            const float sa = qc_scale(as, qmm_pidx(as, oa, M, m));
+            for (int64_t n = 0; n < N; n++) svec[n] = sa * qc_scale(bs, qmm_pidx(bs, ob, N, n)) / ys;
+            qc_requant(acc + m * N, N, 0, 0.0f, svec, yz, st->relu, yt,
+                       (char *)y + (size_t)((bi * M + m) * N) * yel);
+        }
+    }
+    return CLEAVE_OK;
+}
+
+const op_def op_def_QLinearConv = {
+    .name = "QLinearConv", .min_in = 8, .max_in = 9, .min_out = 1, .max_out = 1,
+    .infer = qlinearconv_infer, .prepare = qlinearconv_prepare, .run = qconv_run,
+    .release = qconv_release,
+};
+const op_def op_def_ConvInteger = {
+    .name = "ConvInteger", .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1,
+    .infer = convinteger_infer, .prepare = convinteger_prepare, .run = qconv_run,
+    .release = qconv_release,
+};
+const op_def op_def_QLinearMatMul = {
+    .name = "QLinearMatMul", .min_in = 8, .max_in = 8, .min_out = 1, .max_out = 1,
+    .infer = qlinearmatmul_infer, .prepare = qlinearmatmul_prepare, .run = qmm_run,
+    .release = qmm_release,
+};
+const op_def op_def_MatMulInteger = {
+    .name = "MatMulInteger", .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1,
+    .infer = matmulinteger_infer, .prepare = matmulinteger_prepare, .run = qmm_run,
+    .release = qmm_release,
+};

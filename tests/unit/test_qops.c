@@ -1,0 +1,673 @@
+/* Unit tests for quant.c and qconv.c through hand-built op_calls:
+ * QuantizeLinear / DequantizeLinear rounding (half to even), saturation and
+ * per-axis parameters; QLinearConv and QLinearMatMul against an fp32
+ * computation on the dequantized inputs (within one output quantization
+ * step); a shape sweep of QLinearConv / ConvInteger (odd channels, groups,
+ * depthwise, strides, dilations, pads, 1x1, 1-D / 3-D, uint8 / int8, per-
+ * channel weight parameters, bias, ReLU, ties) and QLinearMatMul /
+ * MatMulInteger (batch broadcast, 1-D operands, per-row / per-column
+ * parameters) against naive int64 loops written here, bit-exact. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "check.h"
+#include "ops/fast.h"
+#include "ops/op.h"
+
+static cleave_ctx *g_ctx;
+
+typedef struct tnode {
+    ir_node n;
+    ir_attr a[10];
+} tnode;
+
+static void tn_init(tnode *t, const char *op, int id) {
+    memset(t, 0, sizeof *t);
+    t->n.name = "t", t->n.op_type = op, t->n.domain = "", t->n.opset = 17, t->n.op = id;
+    t->n.attrs = t->a;
+}
+static void tn_int(tnode *t, const char *name, int64_t v) {
+    ir_attr *a = &t->a[t->n.n_attrs++];
+    a->name = name, a->kind = IR_ATTR_INT, a->i = v;
+}
+static void tn_ints(tnode *t, const char *name, const int64_t *v, int n) {
+    ir_attr *a = &t->a[t->n.n_attrs++];
+    a->name = name, a->kind = IR_ATTR_INTS, a->ints = v, a->n = n;
+}
+
+static cv_tensor tt(cv_dtype dt, int ndim, const int64_t *dims, void *data) {
+    cv_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dt, t.ndim = ndim, t.data = data;
+    for (int i = 0; i < ndim; i++) t.dims[i] = dims[i];
+    return t;
+}
+
+#define MAXIN 9
+/* infer + prepare + run; inputs outside const_mask are shape-only until
+ * run; fast sets op_call.fast. Outputs are allocated from the inferred
+ * shapes (free out[k].data). */
+static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_tensor *out,
+                             int threads, unsigned const_mask, int fast) {
+    const op_def *d = op_get(t->n.op);
+    const cv_tensor *inp[MAXIN];
+    cv_tensor *outp[4], shape_in[MAXIN];
+    for (int k = 0; k < n_in; k++) {
+        shape_in[k] = in[k];
+        if (!(const_mask >> k & 1)) shape_in[k].data = NULL;
+        inp[k] = in[k].dtype ? &shape_in[k] : NULL;
+    }
+    for (int k = 0; k < n_out; k++) outp[k] = &out[k];
+    op_call c = {&t->n, g_ctx, n_in, n_out, inp, outp, NULL, NULL, 0, threads, fast};
+    cleave_ctx_clear_error(g_ctx);
+    cleave_status st = d->infer(&c);
+    if (st) return st;
+    if (d->prepare && (st = d->prepare(&c))) {
+        if (d->release) d->release(c.state);
+        return st;
+    }
+    for (int k = 0; k < n_in; k++) shape_in[k].data = in[k].data;
+    for (int k = 0; k < n_out; k++) out[k].data = calloc((size_t)cv_numel(&out[k]) + 1, 8);
+    if (c.scratch_bytes) c.scratch = cv_aligned_alloc(c.scratch_bytes);
+    st = d->run(&c);
+    cv_aligned_free(c.scratch);
+    if (d->release) d->release(c.state);
+    return st;
+}
+
+static uint32_t g_seed = 12345u;
+static uint32_t rnd_u32(void) {
+    g_seed = g_seed * 1664525u + 1013904223u;
+    return g_seed >> 8;
+}
+/* Uniform integer in [lo, hi]. */
+static int32_t rnd_int(int32_t lo, int32_t hi) {
+    return lo + (int32_t)(rnd_u32() % (uint32_t)(hi - lo + 1));
+}
+static void *rnd_q(cv_dtype t, int64_t n, int32_t lo, int32_t hi) {
+    void *p = malloc((size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) {
+        int32_t v = rnd_int(lo, hi);
+        if (t == CV_U8)
+            ((uint8_t *)p)[i] = (uint8_t)v;
+        else
+            ((int8_t *)p)[i] = (int8_t)v;
+    }
+    return p;
+}
+static int32_t qget(cv_dtype t, const void *p, int64_t i) {
+    return t == CV_U8 ? ((const uint8_t *)p)[i] : t == CV_I8 ? ((const int8_t *)p)[i]
+                                                            : ((const int32_t *)p)[i];
+}
+static void qrange(cv_dtype t, int32_t *lo, int32_t *hi) {
+    *lo = t == CV_I8 ? -128 : 0, *hi = t == CV_I8 ? 127 : 255;
+}
+
+/* The requantization ONNX Runtime does, written the obvious way:
+ * saturate(rint(float(acc) * s) + zp) with s = (a_scale * b_scale) / y_scale
+ * in float; relu clamps the scaled value at 0. */
+static int32_t requant_naive(int32_t acc, float s, int32_t zp, int relu, cv_dtype yt) {
+    float v = (float)acc * s;
+    if (relu && v < 0) v = 0;
+    int32_t lo, hi;
+    qrange(yt, &lo, &hi);
+    double q = (double)rintf(fmaxf(fminf(v, 1e9f), -1e9f)) + zp;
+    return q < lo ? lo : q > hi ? hi : (int32_t)q;
+}
+
+/* ---- QuantizeLinear / DequantizeLinear ---- */
+
+static void test_quantize(void) {
+    float xv[10] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1000.0f, -1000.0f, 3.49f, -2.5f, 126.5f};
+    int64_t d1[1] = {10}, one[1] = {1};
+    float s1 = 1.0f;
+    uint8_t zu = 0;
+    int8_t zi = 0;
+    const int32_t want_u8[10] = {0, 2, 2, 0, 0, 255, 0, 3, 0, 126};
+    const int32_t want_i8[10] = {0, 2, 2, 0, -2, 127, -128, 3, -2, 126};
+    for (int k = 0; k < 2; k++) {
+        tnode t;
+        tn_init(&t, "QuantizeLinear", OP_QuantizeLinear);
+        cv_tensor in[3] = {tt(CV_F32, 1, d1, xv), tt(CV_F32, 0, one, &s1),
+                           tt(k ? CV_I8 : CV_U8, 0, one, k ? (void *)&zi : (void *)&zu)};
+        cv_tensor out = {0};
+        CHECK(call_op(&t, 3, in, 1, &out, 1, 0, 0) == CLEAVE_OK);
+        CHECK(out.dtype == (k ? CV_I8 : CV_U8));
+        int bad = 0;
+        for (int i = 0; i < 10; i++) bad += qget(out.dtype, out.data, i) != (k ? want_i8 : want_u8)[i];
+        CHECK(bad == 0);
+        free(out.data);
+    }
+    /* no zero point: uint8; zero point 128 shifts */
+    {
+        tnode t;
+        tn_init(&t, "QuantizeLinear", OP_QuantizeLinear);
+        float s2 = 2.0f;
+        cv_tensor in[2] = {tt(CV_F32, 1, d1, xv), tt(CV_F32, 0, one, &s2)}, out = {0};
+        CHECK(call_op(&t, 2, in, 1, &out, 1, 0, 0) == CLEAVE_OK);
+        CHECK(out.dtype == CV_U8);
+        /* 0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.745 -> 2 */
+        const uint8_t *y = (const uint8_t *)out.data;
+        CHECK(y[0] == 0 && y[1] == 1 && y[2] == 1 && y[7] == 2 && y[5] == 255);
+        free(out.data);
+    }
+    /* per axis (axis 1 of 2x3x2), int8 */
+    {
+        int64_t xd[3] = {2, 3, 2}, sd[1] = {3};
+        float x[12], sc[3] = {0.5f, 1.0f, 4.0f};
+        int8_t zp[3] = {-3, 0, 7};
+        for (int i = 0; i < 12; i++) x[i] = (float)(i * 3 - 17) * 0.75f;
+        tnode t;
+        tn_init(&t, "QuantizeLinear", OP_QuantizeLinear);
+        tn_int(&t, "axis", 1);
+        cv_tensor in[3] = {tt(CV_F32, 3, xd, x), tt(CV_F32, 1, sd, sc), tt(CV_I8, 1, sd, zp)};
+        cv_tensor out = {0};
+        CHECK(call_op(&t, 3, in, 1, &out, 1, 0, 0) == CLEAVE_OK);
+        int bad = 0;
+        for (int i = 0; i < 12; i++) {
+            int j = i / 2 % 3;
+            int32_t want = (int32_t)rintf(x[i] / sc[j]) + zp[j];
+            want = want < -128 ? -128 : want > 127 ? 127 : want;
+            bad += qget(CV_I8, out.data, i) != want;
+        }
+        CHECK(bad == 0);
+        free(out.data);
+        /* dequantize back: (q - zp) * scale */
+        cv_tensor q = out;
+        q.data = rnd_q(CV_I8, 12, -128, 127);
+        tn_init(&t, "DequantizeLinear", OP_DequantizeLinear);
+        tn_int(&t, "axis", -2);
+        cv_tensor din[3] = {q, tt(CV_F32, 1, sd, sc), tt(CV_I8, 1, sd, zp)}, dout = {0};
+        CHECK(call_op(&t, 3, din, 1, &dout, 1, 0, 0) == CLEAVE_OK);
+        bad = 0;
+        for (int i = 0; i < 12; i++) {
+            int j = i / 2 % 3;
+            bad += ((float *)dout.data)[i] != (float)(qget(CV_I8, q.data, i) - zp[j]) * sc[j];
+        }
+        CHECK(bad == 0);
+        free(dout.data);
+        /* opset 10 has no per-axis form */
+        tn_init(&t, "DequantizeLinear", OP_DequantizeLinear);
+        t.n.opset = 10;
+        CHECK(call_op(&t, 3, din, 1, &dout, 1, 0, 0) == CLEAVE_E_INVALID);
+        /* scale count must match the axis */
+        tn_init(&t, "DequantizeLinear", OP_DequantizeLinear);
+        tn_int(&t, "axis", 2);
+        CHECK(call_op(&t, 3, din, 1, &dout, 1, 0, 0) == CLEAVE_E_INVALID);
+        free(q.data);
+    }
+}
+
+/* ---- convolutions ---- */
+
+/* A conv case: up to 3 spatial dims, geometry in ONNX attribute form. */
+typedef struct qcase {
+    int nsp;
+    int64_t N, C, M, group, in[3], k[3], s[3], d[3], pads[6];
+    cv_dtype xt, wt, yt;
+    int per_ch, bias, relu, ties; /* ties: scales powers of two (many exact .5 products) */
+} qcase;
+
+/* Quantized operands and parameters of one case. */
+typedef struct qdata {
+    int64_t xd[5], wd[5], md[1], one[1];
+    int nd;
+    void *x, *w;
+    int32_t *b;
+    float xs, ys, *ws;
+    uint8_t xz[4], yz[4]; /* 1 value, as uint8 or int8 by dtype */
+    void *wz;             /* M values (or 1) */
+} qdata;
+
+static int32_t zp_val(cv_dtype t, const void *p, int64_t i) {
+    return qget(t, p, i);
+}
+
+static void qdata_make(const qcase *cs, qdata *q) {
+    memset(q, 0, sizeof *q);
+    q->nd = cs->nsp + 2;
+    q->xd[0] = cs->N, q->xd[1] = cs->C, q->wd[0] = cs->M, q->wd[1] = cs->C / cs->group;
+    int64_t ksz = 1;
+    for (int i = 0; i < cs->nsp; i++) {
+        q->xd[2 + i] = cs->in[i], q->wd[2 + i] = cs->k[i];
+        ksz *= cs->k[i];
+    }
+    q->md[0] = cs->M, q->one[0] = 1;
+    /* ties: operands within +-3 of their zero points and scales
+     * x 1, w 1 or 1/2, y 2, so acc * scale lands on .5 for many outputs */
+    int32_t lo, hi;
+    qrange(cs->xt, &lo, &hi);
+    int32_t xz = rnd_int(lo + 20, hi - 20);
+    q->x = cs->ties ? rnd_q(cs->xt, cv_shape_numel(q->nd, q->xd), xz - 3, xz + 3)
+                    : rnd_q(cs->xt, cv_shape_numel(q->nd, q->xd), lo, hi);
+    if (cs->xt == CV_U8) q->xz[0] = (uint8_t)xz;
+    else memcpy(q->xz, &(int8_t){(int8_t)xz}, 1);
+    int64_t nw = cs->per_ch ? cs->M : 1;
+    /* int8 weights: symmetric (zero point 0) as quantizers make them */
+    int32_t wz0 = cs->wt == CV_I8 ? 0 : 128;
+    qrange(cs->wt, &lo, &hi);
+    q->w = cs->ties ? rnd_q(cs->wt, cv_shape_numel(q->nd, q->wd), wz0 - 3, wz0 + 3)
+                    : rnd_q(cs->wt, cv_shape_numel(q->nd, q->wd), lo, hi);
+    q->wz = malloc((size_t)nw);
+    for (int64_t m = 0; m < nw; m++)
+        ((uint8_t *)q->wz)[m] = (uint8_t)(cs->wt == CV_I8 || cs->ties ? wz0 : rnd_int(100, 150));
+    q->ws = (float *)malloc(sizeof(float) * (size_t)nw);
+    for (int64_t m = 0; m < nw; m++)
+        q->ws[m] = cs->ties ? (m % 2 ? 0.5f : 1.0f) : 0.004f + 0.002f * (float)(rnd_u32() % 64) / 64;
+    q->xs = cs->ties ? 1.0f : 0.02f;
+    const int64_t K = cs->C / cs->group * ksz;
+    q->ys = cs->ties ? 2.0f : 0.02f * 0.005f * 5476.0f * (float)sqrt((double)K) / 50.0f; /* acc std / 50 */
+    if (cs->bias) {
+        q->b = (int32_t *)malloc(sizeof(int32_t) * (size_t)cs->M);
+        for (int64_t m = 0; m < cs->M; m++) q->b[m] = rnd_int(-3000, 3000);
+    }
+    qrange(cs->yt, &lo, &hi);
+    int32_t yz = rnd_int(lo + 90, hi - 90);
+    if (cs->yt == CV_U8) q->yz[0] = (uint8_t)yz;
+    else memcpy(q->yz, &(int8_t){(int8_t)yz}, 1);
+}
+
+static void qdata_free(qdata *q) {
+    free(q->x), free(q->w), free(q->b), free(q->ws), free(q->wz);
+}
+
+/* Naive direct conv over 3 spatial dims (missing dims 1), int64 sums:
+ * acc[n][m][o] = sum (x - xz) * (w - wz[m]) over the window, + bias. */
+static void conv_naive(const qcase *cs, const qdata *q, const int64_t *outd, int64_t *acc) {
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
+    int64_t pb[3] = {0, 0, 0}, out[3] = {1, 1, 1};
+    for (int i = 0; i < cs->nsp; i++) {
+        int j = 3 - cs->nsp + i;
+        in[j] = cs->in[i], k[j] = cs->k[i], s[j] = cs->s[i], d[j] = cs->d[i];
+        pb[j] = cs->pads[i], out[j] = outd[2 + i];
+    }
+    const int64_t Cg = cs->C / cs->group, Mg = cs->M / cs->group;
+    const int64_t isz = in[0] * in[1] * in[2], osz = out[0] * out[1] * out[2];
+    const int64_t ksz = k[0] * k[1] * k[2];
+    const int32_t xz = zp_val(cs->xt, q->xz, 0);
+    for (int64_t n = 0; n < cs->N; n++)
+        for (int64_t m = 0; m < cs->M; m++) {
+            const int32_t wz = zp_val(cs->wt, q->wz, cs->per_ch ? m : 0);
+            for (int64_t o0 = 0; o0 < out[0]; o0++)
+                for (int64_t o1 = 0; o1 < out[1]; o1++)
+                    for (int64_t o2 = 0; o2 < out[2]; o2++) {
+                        int64_t sum = q->b ? q->b[m] : 0;
+                        for (int64_t cg = 0; cg < Cg; cg++) {
+                            int64_t c = m / Mg * Cg + cg;
+                            for (int64_t k0 = 0; k0 < k[0]; k0++)
+                                for (int64_t k1 = 0; k1 < k[1]; k1++)
+                                    for (int64_t k2 = 0; k2 < k[2]; k2++) {
+                                        int64_t p0 = o0 * s[0] - pb[0] + k0 * d[0];
+                                        int64_t p1 = o1 * s[1] - pb[1] + k1 * d[1];
+                                        int64_t p2 = o2 * s[2] - pb[2] + k2 * d[2];
+                                        if (p0 < 0 || p0 >= in[0] || p1 < 0 || p1 >= in[1] ||
+                                            p2 < 0 || p2 >= in[2])
+                                            continue;
+                                        int64_t xi = (n * cs->C + c) * isz + (p0 * in[1] + p1) * in[2] + p2;
+                                        int64_t wi = (m * Cg + cg) * ksz + (k0 * k[1] + k1) * k[2] + k2;
+                                        sum += (int64_t)(qget(cs->xt, q->x, xi) - xz) *
+                                               (qget(cs->wt, q->w, wi) - wz);
+                                    }
+                        }
+                        acc[(n * cs->M + m) * osz + (o0 * out[1] + o1) * out[2] + o2] = sum;
+                    }
+        }
+}
+
+/* Runs QLinearConv (integer 0) or ConvInteger (1) on the case; y in out. */
+static cleave_status run_qconv(const qcase *cs, const qdata *q, int integer, int threads,
+                               unsigned mask, int fast, cv_tensor *out) {
+    tnode t;
+    tn_init(&t, integer ? "ConvInteger" : "QLinearConv", integer ? OP_ConvInteger : OP_QLinearConv);
+    tn_ints(&t, "strides", cs->s, cs->nsp);
+    tn_ints(&t, "dilations", cs->d, cs->nsp);
+    tn_ints(&t, "pads", cs->pads, 2 * cs->nsp);
+    tn_int(&t, "group", cs->group);
+    if (cs->relu && !integer) t.n.act.kind = IR_ACT_RELU;
+    const int64_t *wpd = cs->per_ch ? q->md : q->one;
+    cv_tensor x = tt(cs->xt, q->nd, q->xd, q->x), w = tt(cs->wt, q->nd, q->wd, q->w);
+    cv_tensor xz = tt(cs->xt, 0, q->one, (void *)q->xz), wz = tt(cs->wt, 1, wpd, q->wz);
+    memset(out, 0, sizeof *out);
+    if (integer) {
+        cv_tensor in[4] = {x, w, xz, wz};
+        return call_op(&t, 4, in, 1, out, threads, mask, fast);
+    }
+    cv_tensor in[9] = {x,
+                       tt(CV_F32, 0, q->one, (void *)&q->xs),
+                       xz,
+                       w,
+                       tt(CV_F32, 1, wpd, q->ws),
+                       wz,
+                       tt(CV_F32, 0, q->one, (void *)&q->ys),
+                       tt(cs->yt, 0, q->one, (void *)q->yz),
+                       tt(CV_I32, 1, q->md, q->b)};
+    if (!q->b) in[8].dtype = CV_UNDEF;
+    return call_op(&t, 9, in, 1, out, threads, mask, fast);
+}
+
+static int64_t out_numel_expected(const qcase *cs, int64_t *outd) {
+    outd[0] = cs->N, outd[1] = cs->M;
+    int64_t n = cs->N * cs->M;
+    for (int i = 0; i < cs->nsp; i++) {
+        int64_t ext = (cs->k[i] - 1) * cs->d[i] + 1;
+        outd[2 + i] = (cs->in[i] + cs->pads[i] + cs->pads[cs->nsp + i] - ext) / cs->s[i] + 1;
+        n *= outd[2 + i];
+    }
+    return n;
+}
+
+/* Reference kernels vs the naive loop, bit-exact, for QLinearConv and
+ * ConvInteger, constant and runtime weights, 1 and 2 threads. Returns the
+ * number of wrong elements (-1: a call failed). */
+static int sweep_conv_case(const qcase *cs) {
+    qdata q;
+    qdata_make(cs, &q);
+    int64_t outd[5];
+    const int64_t n = out_numel_expected(cs, outd);
+    int64_t *acc = (int64_t *)malloc(sizeof(int64_t) * (size_t)n);
+    conv_naive(cs, &q, outd, acc);
+    int bad = 0;
+    for (int mode = 0; mode < 4 && bad >= 0; mode++) {
+        unsigned mask = mode & 1 ? 0x1feu : 0u; /* everything but x known at prepare */
+        int threads = 1 + (mode >> 1);
+        for (int integer = 0; integer < 2 && bad >= 0; integer++) {
+            if (integer && cs->bias) continue; /* ConvInteger has no bias: covered by bias-free cases */
+            cv_tensor out;
+            if (run_qconv(cs, &q, integer, threads, mask, 0, &out) != CLEAVE_OK) {
+                fprintf(stderr, "call failed: %s\n", cleave_ctx_error(g_ctx));
+                bad = -1;
+                break;
+            }
+            if (cv_numel(&out) != n || out.dtype != (integer ? CV_I32 : cs->yt)) bad++;
+            const float wsc0 = q.ws[0];
+            for (int64_t i = 0; i < n && bad >= 0; i++) {
+                int64_t m = i / (n / cs->N / cs->M) % cs->M;
+                int32_t want;
+                if (integer) {
+                    want = (int32_t)acc[i];
+                } else {
+                    float s = q.xs * (cs->per_ch ? q.ws[m] : wsc0) / q.ys;
+                    want = requant_naive((int32_t)acc[i], s, zp_val(cs->yt, q.yz, 0), cs->relu, cs->yt);
+                }
+                int32_t got = qget(out.dtype, out.data, i);
+                if (got != want) {
+                    if (bad < 3)
+                        fprintf(stderr, "  conv [%lld] %d vs %d (mode %d, integer %d)\n",
+                                (long long)i, got, want, mode, integer);
+                    bad++;
+                }
+            }
+            free(out.data);
+        }
+    }
+    free(acc);
+    qdata_free(&q);
+    return bad;
+}
+
+/* The sweep: 2-D shapes with odd channels, groups, depthwise, strides,
+ * dilations, asymmetric pads and 1x1, every dtype pairing, plus 1-D / 3-D. */
+static const qcase CONV_CASES[] = {
+    /* nsp N  C   M  grp  in        k       s       d       pads          xt     wt     yt   pc b r ties */
+    {2, 1, 3, 5, 1, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 0, 0},
+    {2, 2, 7, 9, 1, {11, 8}, {3, 2}, {2, 1}, {1, 2}, {2, 0, 1, 1}, CV_U8, CV_U8, CV_U8, 1, 1, 1, 0},
+    {2, 1, 6, 10, 2, {9, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 0, 0}, CV_I8, CV_I8, CV_I8, 0, 0, 0, 0},
+    {2, 2, 8, 8, 8, {10, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_I8, 1, 1, 0, 0},
+    {2, 1, 5, 15, 5, {8, 9}, {5, 3}, {2, 3}, {1, 1}, {2, 1, 2, 1}, CV_I8, CV_U8, CV_U8, 1, 0, 1, 0},
+    {2, 1, 13, 7, 1, {6, 5}, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, CV_U8, CV_I8, CV_U8, 0, 1, 0, 0},
+    {2, 2, 9, 11, 1, {7, 7}, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}, CV_U8, CV_I8, CV_U8, 1, 0, 0, 0},
+    {2, 1, 64, 33, 1, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 1, 0},
+    {2, 1, 12, 12, 3, {6, 7}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, CV_U8, CV_I8, CV_U8, 1, 1, 0, 1},
+    {2, 1, 4, 6, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_I8, CV_I8, CV_U8, 1, 1, 1, 1},
+    {1, 2, 3, 4, 1, {20}, {5}, {2}, {2}, {2, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 0, 0},
+    {1, 1, 6, 6, 6, {17}, {4}, {1}, {1}, {0, 3}, CV_U8, CV_U8, CV_I8, 0, 0, 0, 0},
+    {3, 1, 4, 3, 1, {4, 5, 6}, {3, 2, 3}, {1, 2, 2}, {1, 1, 2}, {1, 0, 2, 0, 1, 1},
+     CV_U8, CV_I8, CV_U8, 1, 1, 0, 0},
+};
+
+static void test_conv_sweep(void) {
+    for (size_t i = 0; i < sizeof CONV_CASES / sizeof CONV_CASES[0]; i++) {
+        int bad = sweep_conv_case(&CONV_CASES[i]);
+        if (bad) fprintf(stderr, "conv case %zu: %d wrong\n", i, bad);
+        CHECK(bad == 0);
+    }
+}
+
+/* QLinearConv vs an fp32 conv of the dequantized operands: the quantized
+ * output, dequantized, is within one y_scale of the fp32 result (half a
+ * step of rounding plus float error), or saturated when the result is out
+ * of range. */
+static void test_conv_vs_f32(void) {
+    const qcase cs = {2, 2, 6, 8, 2, {9, 8}, {3, 3}, {2, 1}, {1, 1}, {1, 1, 1, 0},
+                      CV_U8, CV_I8, CV_U8, 1, 1, 0, 0};
+    qdata q;
+    qdata_make(&cs, &q);
+    cv_tensor out;
+    CHECK(run_qconv(&cs, &q, 0, 1, 0x1feu, 0, &out) == CLEAVE_OK);
+    int64_t outd[5];
+    const int64_t n = out_numel_expected(&cs, outd), osz = n / cs.N / cs.M;
+    const int64_t Cg = cs.C / cs.group, Mg = cs.M / cs.group;
+    const int32_t xz = zp_val(cs.xt, q.xz, 0), yz = zp_val(cs.yt, q.yz, 0);
+    int bad = 0, sat = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t nn = i / (cs.M * osz), m = i / osz % cs.M, oy = i % osz / outd[3], ox = i % outd[3];
+        double ref = q.b[m] * (double)q.xs * q.ws[m];
+        for (int64_t cg = 0; cg < Cg; cg++)
+            for (int64_t ky = 0; ky < 3; ky++)
+                for (int64_t kx = 0; kx < 3; kx++) {
+                    int64_t iy = oy * cs.s[0] - cs.pads[0] + ky, ix = ox * cs.s[1] - cs.pads[1] + kx;
+                    if (iy < 0 || iy >= cs.in[0] || ix < 0 || ix >= cs.in[1]) continue;
+                    int64_t c = m / Mg * Cg + cg;
+                    double xf = (qget(cs.xt, q.x, ((nn * cs.C + c) * cs.in[0] + iy) * cs.in[1] + ix) - xz) * (double)q.xs;
+                    double wf = (qget(cs.wt, q.w, ((m * Cg + cg) * 3 + ky) * 3 + kx) -
+                                 zp_val(cs.wt, q.wz, m)) * (double)q.ws[m];
+                    ref += xf * wf;
+                }
+        double got = (qget(cs.yt, out.data, i) - yz) * (double)q.ys;
+        double lo = (0 - yz) * (double)q.ys, hi = (255 - yz) * (double)q.ys;
+        if (ref < lo || ref > hi) {
+            sat++;
+            bad += fabs(got - (ref < lo ? lo : hi)) > 1e-6;
+        } else {
+            bad += fabs(got - ref) > q.ys;
+        }
+    }
+    printf("QLinearConv vs f32: %lld outputs, %d saturated, %d beyond one step\n", (long long)n,
+           sat, bad);
+    CHECK(bad == 0 && sat < n / 4);
+    free(out.data);
+    qdata_free(&q);
+}
+
+/* ---- matmuls ---- */
+
+typedef struct mcase {
+    int a_nd, b_nd;
+    int64_t ad[4], bd[4];
+    cv_dtype at, bt, yt;
+    int a_rows, b_cols; /* per-row a / per-column b parameters */
+} mcase;
+
+typedef struct mdata {
+    void *a, *b;
+    float as[64], bs[64], ys;
+    uint8_t az[64], bz[64], yz[4];
+    int64_t M, N, K, nas, nbs; /* parameter counts */
+} mdata;
+
+static int64_t mm_dim(const mcase *cs, int which, int from_end) {
+    int nd = which ? cs->b_nd : cs->a_nd;
+    const int64_t *d = which ? cs->bd : cs->ad;
+    return nd - from_end >= 0 ? d[nd - from_end] : 1;
+}
+
+static void mdata_make(const mcase *cs, mdata *q) {
+    memset(q, 0, sizeof *q);
+    q->K = mm_dim(cs, 0, 1);
+    q->M = cs->a_nd > 1 ? mm_dim(cs, 0, 2) : 1;
+    q->N = cs->b_nd > 1 ? mm_dim(cs, 1, 1) : 1;
+    int32_t lo, hi;
+    qrange(cs->at, &lo, &hi);
+    q->a = rnd_q(cs->at, cv_shape_numel(cs->a_nd, cs->ad), lo, hi);
+    q->nas = cs->a_rows ? q->M : 1;
+    for (int64_t i = 0; i < q->nas; i++) {
+        int32_t z = rnd_int(lo + 60, hi - 60);
+        q->az[i] = (uint8_t)z, q->as[i] = 0.01f + 0.01f * (float)(rnd_u32() % 16) / 16;
+    }
+    qrange(cs->bt, &lo, &hi);
+    q->b = rnd_q(cs->bt, cv_shape_numel(cs->b_nd, cs->bd), lo, hi);
+    q->nbs = cs->b_cols ? q->N : 1;
+    for (int64_t i = 0; i < q->nbs; i++) {
+        int32_t z = cs->bt == CV_I8 ? 0 : rnd_int(lo + 10, hi - 10);
+        q->bz[i] = (uint8_t)z, q->bs[i] = 0.005f + 0.01f * (float)(rnd_u32() % 16) / 16;
+    }
+    q->ys = 0.015f * 0.01f * 5476.0f * (float)sqrt((double)q->K) / 50.0f; /* acc std / 50 */
+    qrange(cs->yt, &lo, &hi);
+    q->yz[0] = (uint8_t)rnd_int(lo + 90, hi - 90);
+}
+
+static cleave_status run_qmm(const mcase *cs, mdata *q, int integer, unsigned mask, int fast,
+                             cv_tensor *out) {
+    tnode t;
+    tn_init(&t, integer ? "MatMulInteger" : "QLinearMatMul",
+            integer ? OP_MatMulInteger : OP_QLinearMatMul);
+    int64_t one[1] = {1}, na[2] = {q->nas, 1}, nb[1] = {q->nbs};
+    cv_tensor a = tt(cs->at, cs->a_nd, cs->ad, q->a), b = tt(cs->bt, cs->b_nd, cs->bd, q->b);
+    /* per-row parameters as [M, 1], per-column as [N] */
+    cv_tensor az = tt(cs->at, cs->a_rows ? 2 : 0, na, q->az), bz = tt(cs->bt, cs->b_cols, nb, q->bz);
+    memset(out, 0, sizeof *out);
+    if (integer) {
+        cv_tensor in[4] = {a, b, az, bz};
+        return call_op(&t, 4, in, 1, out, 2, mask, fast);
+    }
+    cv_tensor in[8] = {a, tt(CV_F32, cs->a_rows ? 2 : 0, na, q->as), az,
+                       b, tt(CV_F32, cs->b_cols, nb, q->bs), bz,
+                       tt(CV_F32, 0, one, &q->ys), tt(cs->yt, 0, one, q->yz)};
+    return call_op(&t, 8, in, 1, out, 2, mask, fast);
+}
+
+/* Naive matmul with numpy broadcasting; y index -> int64 sum. */
+static void mm_naive(const mcase *cs, const mdata *q, const cv_tensor *y, int64_t *acc) {
+    const int64_t M = q->M, N = q->N, K = q->K, total = cv_numel(y), batch = total / (M * N);
+    int nb = y->ndim - (cs->a_nd > 1) - (cs->b_nd > 1);
+    for (int64_t bi = 0; bi < batch; bi++) {
+        /* batch offsets of a and b by broadcasting */
+        int64_t oa = 0, ob = 0, ma = 1, mb = 1, r = bi;
+        for (int i = nb - 1; i >= 0; i--) {
+            int64_t o = r % y->dims[i];
+            r /= y->dims[i];
+            int ja = i - (nb - (cs->a_nd - 2)), jb = i - (nb - (cs->b_nd - 2));
+            if (ja >= 0) oa += (cs->ad[ja] == 1 ? 0 : o) * ma, ma *= cs->ad[ja];
+            if (jb >= 0) ob += (cs->bd[jb] == 1 ? 0 : o) * mb, mb *= cs->bd[jb];
+        }
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                int64_t s = 0;
+                int32_t za = qget(cs->at, q->az, cs->a_rows ? m : 0);
+                int32_t zb = qget(cs->bt, q->bz, cs->b_cols ? n : 0);
+                for (int64_t k = 0; k < K; k++)
+                    s += (int64_t)(qget(cs->at, q->a, (oa * M + m) * K + k) - za) *
+                         (qget(cs->bt, q->b, (ob * K + k) * N + n) - zb);
+                acc[(bi * M + m) * N + n] = s;
+            }
+    }
+}
+
+static const mcase MM_CASES[] = {
+    {2, 2, {5, 7}, {7, 3}, CV_U8, CV_I8, CV_U8, 0, 1},
+    {2, 2, {17, 33}, {33, 19}, CV_U8, CV_U8, CV_I8, 1, 1},
+    {3, 2, {3, 4, 9}, {9, 6}, CV_I8, CV_I8, CV_U8, 0, 0},
+    {3, 4, {2, 4, 5}, {3, 1, 5, 2}, CV_U8, CV_I8, CV_I8, 0, 1},
+    {1, 2, {11}, {11, 4}, CV_U8, CV_I8, CV_U8, 0, 0},
+    {2, 1, {3, 8}, {8}, CV_I8, CV_U8, CV_U8, 1, 0},
+    {2, 2, {64, 600}, {600, 40}, CV_U8, CV_I8, CV_U8, 0, 1},
+};
+
+static int sweep_mm_case(const mcase *cs) {
+    mdata q;
+    mdata_make(cs, &q);
+    int bad = 0;
+    for (int mode = 0; mode < 2 && bad >= 0; mode++)
+        for (int integer = 0; integer < 2 && bad >= 0; integer++) {
+            cv_tensor out;
+            if (run_qmm(cs, &q, integer, mode ? 0xfeu : 0u, 0, &out) != CLEAVE_OK) {
+                fprintf(stderr, "call failed: %s\n", cleave_ctx_error(g_ctx));
+                bad = -1;
+                break;
+            }
+            const int64_t n = cv_numel(&out);
+            int64_t *acc = (int64_t *)malloc(sizeof(int64_t) * (size_t)n);
+            mm_naive(cs, &q, &out, acc);
+            for (int64_t i = 0; i < n; i++) {
+                int64_t m = i / q.N % q.M, col = i % q.N;
+                int32_t want = (int32_t)acc[i];
+                if (!integer) {
+                    float s = q.as[cs->a_rows ? m : 0] * q.bs[cs->b_cols ? col : 0] / q.ys;
+                    want = requant_naive(want, s, qget(cs->yt, q.yz, 0), 0, cs->yt);
+                }
+                int32_t got = qget(out.dtype, out.data, i);
+                if (got != want) {
+                    if (bad < 3)
+                        fprintf(stderr, "  mm [%lld] %d vs %d (mode %d, integer %d)\n",
+                                (long long)i, got, want, mode, integer);
+                    bad++;
+                }
+            }
+            free(acc);
+            free(out.data);
+        }
+    free(q.a), free(q.b);
+    return bad;
+}
+
+static void test_mm_sweep(void) {
+    for (size_t i = 0; i < sizeof MM_CASES / sizeof MM_CASES[0]; i++) {
+        int bad = sweep_mm_case(&MM_CASES[i]);
+        if (bad) fprintf(stderr, "matmul case %zu: %d wrong\n", i, bad);
+        CHECK(bad == 0);
+    }
+}
+
+/* QLinearMatMul vs fp32 on the dequantized operands, within one step. */
+static void test_mm_vs_f32(void) {
+    const mcase cs = {2, 2, {13, 40}, {40, 21}, CV_U8, CV_I8, CV_U8, 0, 1};
+    mdata q;
+    mdata_make(&cs, &q);
+    cv_tensor out;
+    CHECK(run_qmm(&cs, &q, 0, 0xfeu, 0, &out) == CLEAVE_OK);
+    int bad = 0, sat = 0;
+    const int32_t yz = q.yz[0];
+    for (int64_t m = 0; m < q.M; m++)
+        for (int64_t n = 0; n < q.N; n++) {
+            double ref = 0;
+            for (int64_t k = 0; k < q.K; k++)
+                ref += (qget(cs.at, q.a, m * q.K + k) - q.az[0]) * (double)q.as[0] *
+                       (qget(cs.bt, q.b, k * q.N + n) - (int8_t)q.bz[n]) * (double)q.bs[n];
+            double got = (qget(cs.yt, out.data, m * q.N + n) - yz) * (double)q.ys;
+            double lo = (0 - yz) * (double)q.ys, hi = (255 - yz) * (double)q.ys;
+            if (ref < lo || ref > hi) {
+                sat++;
+                bad += fabs(got - (ref < lo ? lo : hi)) > 1e-6;
+            } else {
+                bad += fabs(got - ref) > q.ys;
+            }
+        }
+    printf("QLinearMatMul vs f32: %lld outputs, %d saturated, %d beyond one step\n",
+           (long long)(q.M * q.N), sat, bad);
+    CHECK(bad == 0 && sat < q.M * q.N / 4);
+    free(out.data);
+    free(q.a), free(q.b);
+}
+
+int main(void) {
+    cleave_ctx_create(&g_ctx);
+    test_quantize();
+    test_conv_sweep();
+    test_conv_vs_f32();
+    test_mm_sweep();
+    test_mm_vs_f32();
+    cleave_ctx_destroy(g_ctx);
+    return check_summary("test_qops");
+}
