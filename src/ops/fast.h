@@ -139,13 +139,19 @@ typedef enum fast_qtype {
  * reference kernel in qconv.c computes too. Weights are int8 symmetric
  * (zero point 0); a caller with another weight zero point or uint8 weights
  * runs its reference kernel.
- * Exactness against the reference (measured by tests/unit/test_qops.c):
- * bit-exact while |acc| and |bias| stay below 2^24 (the backend adds the
- * bias in float); the backend multiplies in float too, rounds half to even
- * and adds dst_zp after rounding, so no tie can differ. On x86 without
- * VNNI, oneDNN's u8 x s8 kernels add pairs of products in int16 with
- * saturation (vpmaddubsw); create therefore answers FAST_NO there unless
- * every weight is in [-64, 63] (no pair can saturate). */
+ * Exactness against the reference (counted by tests/unit/test_qops.c):
+ * bit-exact, 0 mismatches over its sweep (S32 sums up to 6e7 included).
+ * What it takes, and where it could still differ:
+ *  - oneDNN natively rounds v + dst_zp, which moves exact ties when dst_zp
+ *    is odd (+-1 LSB on ~0.7% of the sweep's outputs); a round post-op
+ *    rounds v first, so dst_zp is added to an integer.
+ *  - x86 without VNNI: oneDNN's u8 x s8 kernels add pairs of products in
+ *    int16 with saturation (vpmaddubsw) and halve the weights of s8
+ *    sources (scale_adjust), errors up to the whole range. Create answers
+ *    FAST_NO there unless src is U8 and every weight is in [-64, 63].
+ *  - the bias is added in float (float(acc) + float(bias), not
+ *    float(acc + bias)): past 2^24 the two can differ by an ulp, which
+ *    changes the result only at a near-tie (never observed). */
 typedef struct fast_qconv_desc {
     int64_t n, c, h, w;             /* input NCHW */
     int64_t k, kh, kw;              /* output channels, kernel */

@@ -28,10 +28,10 @@ static int32_t qc_zp(const cv_tensor *t, int64_t i) {
     return t->dtype == CV_U8 ? ((const uint8_t *)t->data)[i] : ((const int8_t *)t->data)[i];
 }
 
-/* Input k (skipped when k < 0 or absent and optional): dtype `want` (0: uint8
- * or int8), 1 value or, when n > 1, n values. */
-static cleave_status qc_param(op_call *c, int k, cv_dtype want, int64_t n, int optional,
-                              const char *what) {
+/* Input k (skipped when k < 0, or absent and optional): dtype `want` (0:
+ * uint8 or int8) with 1, n1 or n2 values (n1, n2 <= 1: only 1). */
+static cleave_status qc_param(op_call *c, int k, cv_dtype want, int64_t n1, int64_t n2,
+                              int optional, const char *what) {
     if (k < 0) return CLEAVE_OK;
     if (k >= c->n_in || !c->in[k]) {
         if (optional) return CLEAVE_OK;
@@ -42,9 +42,19 @@ static cleave_status qc_param(op_call *c, int k, cv_dtype want, int64_t n, int o
         return op_fail(c, CLEAVE_E_UNSUPPORTED, "%s has dtype %s, expected %s", what,
                        cv_dtype_name(t->dtype), want ? cv_dtype_name(want) : "uint8 or int8");
     int64_t v = cv_numel(t);
-    if (v != 1 && (n <= 1 || v != n))
+    if (v != 1 && (n1 <= 1 || v != n1) && (n2 <= 1 || v != n2))
         return op_fail(c, CLEAVE_E_UNSUPPORTED, "%s has %lld values, expected 1%s", what,
-                       (long long)v, n > 1 ? " or one per channel / row / column" : "");
+                       (long long)v, n1 > 1 ? " or one per channel / row / column" : "");
+    return CLEAVE_OK;
+}
+
+/* Input k is present with a quantized (uint8 / int8) dtype. */
+static cleave_status qc_need_q8(op_call *c, int k, const char *what) {
+    CV_TRY(op_need_input(c, k));
+    const cv_tensor *t = c->in[k];
+    if (t->dtype != CV_U8 && t->dtype != CV_I8)
+        return op_fail(c, CLEAVE_E_UNSUPPORTED, "%s has dtype %s, expected uint8 or int8", what,
+                       cv_dtype_name(t->dtype));
     return CLEAVE_OK;
 }
 
@@ -129,6 +139,14 @@ static cleave_status qc_check_act(op_call *c, int relu_ok) {
     return op_fail(c, CLEAVE_E_UNSUPPORTED, "fused activation is not supported on this op");
 }
 
+/* Free a half-built state and fail with out-of-memory (prepare's error
+ * paths leave no state behind, as conv.c's do). */
+static cleave_status qc_nomem(op_call *c, void (*release)(void *), const char *what) {
+    release(c->state);
+    c->state = NULL;
+    return op_fail(c, CLEAVE_E_NOMEM, "out of memory %s", what);
+}
+
 /* ---- QLinearConv / ConvInteger ---- */
 
 /* Input positions; -1 = the op has no such input. */
@@ -211,11 +229,9 @@ static cleave_status qconv_geometry(op_call *c, const cv_tensor *x, const cv_ten
 
 static cleave_status qconv_shape(op_call *c, const qconv_io *io, qconv_geom *g, int64_t *C,
                                  int64_t *M, int64_t *group) {
-    CV_TRY(op_need_input(c, io->x));
-    CV_TRY(op_need_input(c, io->w));
+    CV_TRY(qc_need_q8(c, io->x, "x"));
+    CV_TRY(qc_need_q8(c, io->w, "w"));
     const cv_tensor *x = c->in[io->x], *w = c->in[io->w];
-    CV_TRY(qc_param(c, io->x, 0, cv_numel(x), 0, "x"));
-    CV_TRY(qc_param(c, io->w, 0, cv_numel(w), 0, "w"));
     if (x->ndim < 3 || x->ndim > CV_MAX_DIMS || w->ndim != x->ndim)
         return op_fail(c, CLEAVE_E_INVALID, "x must have rank 3..%d and w the same, got %d and %d",
                        CV_MAX_DIMS, x->ndim, w->ndim);
@@ -231,12 +247,14 @@ static cleave_status qconv_shape(op_call *c, const qconv_io *io, qconv_geom *g, 
     CV_TRY(qconv_geometry(c, x, w, g));
     if ((double)(*C / *group) * g->k_size * g->out_size > (double)CV_MAX_ELEMS)
         return op_fail(c, CLEAVE_E_LIMIT, "the im2col buffer would exceed the element cap");
-    CV_TRY(qc_param(c, io->xs, CV_F32, 1, 0, "x_scale"));
-    CV_TRY(qc_param(c, io->xz, x->dtype, 1, io->xs < 0, "x_zero_point"));
-    CV_TRY(qc_param(c, io->ws, CV_F32, *M, 0, "w_scale"));
-    CV_TRY(qc_param(c, io->wz, w->dtype, *M, io->ws < 0, "w_zero_point"));
-    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 0, "y_scale"));
-    CV_TRY(qc_param(c, io->yz, 0, 1, 0, "y_zero_point"));
+    /* zero points are optional in ConvInteger (no scales), required in QLinearConv */
+    const int zopt = io->xs < 0;
+    CV_TRY(qc_param(c, io->xs, CV_F32, 1, 1, 0, "x_scale"));
+    CV_TRY(qc_param(c, io->xz, x->dtype, 1, 1, zopt, "x_zero_point"));
+    CV_TRY(qc_param(c, io->ws, CV_F32, *M, 1, 0, "w_scale"));
+    CV_TRY(qc_param(c, io->wz, w->dtype, *M, 1, zopt, "w_zero_point"));
+    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 1, 0, "y_scale"));
+    CV_TRY(qc_param(c, io->yz, 0, 1, 1, 0, "y_zero_point"));
     if (io->b >= 0 && io->b < c->n_in && c->in[io->b]) {
         const cv_tensor *b = c->in[io->b];
         if (b->dtype != CV_I32 || b->ndim != 1 || b->dims[0] != *M)
@@ -378,7 +396,7 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     st->relu = c->node->act.kind == IR_ACT_RELU;
     st->threads = c->threads > 1 ? c->threads : 1;
     int r = qconv_try_fast(c, st);
-    if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+    if (r == FAST_NOMEM) return qc_nomem(c, qconv_release, "creating the fast kernel");
     if (r == FAST_OK) {
         c->scratch_bytes = fast_qconv_scratch_bytes(st->fast);
         return CLEAVE_OK;
@@ -386,7 +404,7 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     const cv_tensor *w = c->in[io->w];
     if (w->data && qc_known(c, io->wz)) {
         st->wq = (int16_t *)cv_aligned_alloc(sizeof(int16_t) * (size_t)(st->M * st->Kg));
-        if (!st->wq) return op_fail(c, CLEAVE_E_NOMEM, "out of memory packing the weights");
+        if (!st->wq) return qc_nomem(c, qconv_release, "packing the weights");
         qconv_pack_w(st, w, qc_in(c, io->wz), st->wq);
     }
     size_t col = qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->g.out_size));
@@ -490,11 +508,9 @@ static void qmm_release(void *state) {
 }
 
 static cleave_status qmm_shape(op_call *c, const qmm_io *io, qmm_geom *g) {
-    CV_TRY(op_need_input(c, io->a));
-    CV_TRY(op_need_input(c, io->b));
+    CV_TRY(qc_need_q8(c, io->a, "a"));
+    CV_TRY(qc_need_q8(c, io->b, "b"));
     const cv_tensor *a = c->in[io->a], *b = c->in[io->b];
-    CV_TRY(qc_param(c, io->a, 0, cv_numel(a), 0, "a"));
-    CV_TRY(qc_param(c, io->b, 0, cv_numel(b), 0, "b"));
     if (a->ndim < 1 || b->ndim < 1)
         return op_fail(c, CLEAVE_E_INVALID, "a and b must have rank >= 1");
     g->M = a->ndim == 1 ? 1 : a->dims[a->ndim - 2];
@@ -525,19 +541,13 @@ static cleave_status qmm_shape(op_call *c, const qmm_io *io, qmm_geom *g) {
         return op_fail(c, CLEAVE_E_LIMIT, "the operands would exceed the element cap");
     /* per row of a: M or a_batch * M values; per column of b: N or b_batch * N */
     const int64_t arow = g->a_batch * g->M, bcol = g->b_batch * g->N;
-    for (int k = 0; k < 2; k++) {
-        const int ki[2] = {k ? io->bs : io->as, k ? io->bz : io->az};
-        const int64_t n1 = k ? g->N : g->M, n2 = k ? bcol : arow;
-        for (int j = 0; j < 2; j++) {
-            const cv_tensor *t = qc_in(c, ki[j]);
-            const char *what = j ? (k ? "b_zero_point" : "a_zero_point") : (k ? "b_scale" : "a_scale");
-            if (ki[j] < 0) continue;
-            const cv_dtype want = j ? c->in[k ? io->b : io->a]->dtype : CV_F32;
-            CV_TRY(qc_param(c, ki[j], want, t && cv_numel(t) == n2 ? n2 : n1, io->as < 0, what));
-        }
-    }
-    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 0, "y_scale"));
-    CV_TRY(qc_param(c, io->yz, 0, 1, 0, "y_zero_point"));
+    const int zopt = io->as < 0;
+    CV_TRY(qc_param(c, io->as, CV_F32, g->M, arow, 0, "a_scale"));
+    CV_TRY(qc_param(c, io->az, a->dtype, g->M, arow, zopt, "a_zero_point"));
+    CV_TRY(qc_param(c, io->bs, CV_F32, g->N, bcol, 0, "b_scale"));
+    CV_TRY(qc_param(c, io->bz, b->dtype, g->N, bcol, zopt, "b_zero_point"));
+    CV_TRY(qc_param(c, io->ys, CV_F32, 1, 1, 0, "y_scale"));
+    CV_TRY(qc_param(c, io->yz, 0, 1, 1, 0, "y_zero_point"));
     return qc_check_act(c, io->ys >= 0);
 }
 
@@ -639,7 +649,7 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
     st->relu = c->node->act.kind == IR_ACT_RELU;
     st->threads = c->threads > 1 ? c->threads : 1;
     int r = qmm_try_fast(c, st);
-    if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
+    if (r == FAST_NOMEM) return qc_nomem(c, qmm_release, "creating the fast kernel");
     if (r == FAST_OK) {
         c->scratch_bytes = fast_qgemm_scratch_bytes(st->fast);
         return CLEAVE_OK;
@@ -648,7 +658,7 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
     const int64_t kn = g->K * g->N;
     if (b->data && qc_known(c, io->bz)) {
         st->bq = (int16_t *)cv_aligned_alloc(sizeof(int16_t) * (size_t)(kn * g->b_batch + 1));
-        if (!st->bq) return op_fail(c, CLEAVE_E_NOMEM, "out of memory packing b");
+        if (!st->bq) return qc_nomem(c, qmm_release, "packing b");
         for (int64_t ob = 0; ob < g->b_batch; ob++)
             qmm_pack_b(g, b, qc_in(c, io->bz), ob, st->bq + ob * kn);
     }

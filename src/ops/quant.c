@@ -105,27 +105,29 @@ static cleave_status quantize_infer(op_call *c) {
     return CLEAVE_OK;
 }
 
-/* y[i] = saturate(rne(x[i] / s) + zp), n values; x float32 or int32
- * (converted to float first), y uint8 / int8 by yt. Clamping before the
- * rounding is the same as after (the bounds are integers) and keeps
- * quant_rne in range; a NaN quotient saturates to the low bound. */
-static void quantize_run_span(const void *x, cv_dtype xt, int64_t xoff, void *y, cv_dtype yt,
+/* y[i] = saturate(rne(x[i] / s) + zp), n values from offset off; x float32
+ * or int32 (converted to float first), y uint8 / int8 by yt. Clamping
+ * before the rounding is the same as after (the bounds are integers) and
+ * keeps quant_rne in range; a NaN quotient saturates to the high bound.
+ * One loop per dtype pair so each is branch-free. */
+#define QUANT_LOOP(XT, YT)                                                                         \
+    do {                                                                                           \
+        const XT *xs_ = (const XT *)x + off;                                                       \
+        YT *ys_ = (YT *)y + off;                                                                   \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            ys_[i] = (YT)((int32_t)quant_rne(fmaxf(fminf((float)xs_[i] / s, hi), lo)) + zp);      \
+    } while (0)
+static void quantize_run_span(const void *x, cv_dtype xt, int64_t off, void *y, cv_dtype yt,
                               float s, int32_t zp, int64_t n) {
     int32_t qlo, qhi;
     quant_range(yt, &qlo, &qhi);
     const float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
-    const float *xf = (const float *)x + xoff;
-    const int32_t *xi = (const int32_t *)x + xoff;
-    for (int64_t i = 0; i < n; i++) {
-        float v = (xt == CV_F32 ? xf[i] : (float)xi[i]) / s;
-        v = fmaxf(fminf(v, hi), lo);
-        int32_t q = (int32_t)quant_rne(v) + zp;
-        if (yt == CV_U8)
-            ((uint8_t *)y)[xoff + i] = (uint8_t)q;
-        else
-            ((int8_t *)y)[xoff + i] = (int8_t)q;
-    }
+    if (xt == CV_F32 && yt == CV_U8) QUANT_LOOP(float, uint8_t);
+    else if (xt == CV_F32) QUANT_LOOP(float, int8_t);
+    else if (yt == CV_U8) QUANT_LOOP(int32_t, uint8_t);
+    else QUANT_LOOP(int32_t, int8_t);
 }
+#undef QUANT_LOOP
 
 static cleave_status quantize_run(op_call *c) {
     static const cv_dtype zt[2] = {CV_U8, CV_I8};

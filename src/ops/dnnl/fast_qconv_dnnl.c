@@ -1,37 +1,372 @@
-/* ops/dnnl: fast_qconv_* / fast_qgemm_* on oneDNN 2.x. Placeholder until
- * the int8 primitives land: create answers FAST_NO. */
+/* ops/dnnl: fast_qconv_* / fast_qgemm_* on oneDNN 2.x: u8/s8 x s8 -> s32
+ * convolution and matmul primitives with ONNX Runtime's requantization as
+ * attributes: per-output-channel output scales, src / dst zero points, and
+ * post-ops [relu] [round] so that dst = round(v) + dst_zp exactly as the
+ * reference (oneDNN adds dst_zp before its own rounding otherwise, which
+ * can move a tie). oneDNN's int8 convs want nhwc-like layouts (NCHW gets
+ * only its naive ref kernel), so src / dst are reordered through scratch;
+ * the weights are reordered once at create (with the compensation the
+ * kernels need for a src zero point). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "ops/dnnl/fast_dnnl.h"
 #include "ops/fast.h"
 
+static dnnl_data_type_t qtype_dt(fast_qtype t) {
+    return t == FAST_Q_U8 ? dnnl_u8 : t == FAST_Q_S8 ? dnnl_s8 : dnnl_s32;
+}
+
+static int qtype_ok(fast_qtype t, int allow_s32) {
+    return t == FAST_Q_U8 || t == FAST_Q_S8 || (allow_s32 && t == FAST_Q_S32);
+}
+
+/* x86 without VNNI: oneDNN's u8 x s8 kernels sum pairs of products in
+ * int16 with saturation (vpmaddubsw), and s8 sources get weights scaled by
+ * 1/2 (scale_adjust). Exact only for u8 src with weights in [-64, 63]
+ * (|255 * 64 * 2| < 2^15). Returns 1 when the kernel is exact for these
+ * weights. */
+static int q_isa_exact(fast_qtype src, const int8_t *w, int64_t n) {
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_avx2_vnni:
+    case dnnl_cpu_isa_avx512_core_vnni:
+    case dnnl_cpu_isa_avx512_core_bf16:
+    case dnnl_cpu_isa_avx512_core_amx: return 1;
+    default: break;
+    }
+    if (src != FAST_Q_U8) return 0;
+    for (int64_t i = 0; i < n; i++)
+        if (w[i] < -64 || w[i] > 63) return 0;
+    return 1;
+}
+
+/* Attributes: user scratchpad; for a requantized dst, output scales (one
+ * per dst dim 1 entry), relu / round post-ops and the dst zero point; the
+ * src zero point. */
+static dnnl_status_t q_attr(fast_qtype dst, const float *scale, int64_t count, int32_t src_zp,
+                            int32_t dst_zp, int relu, dnnl_primitive_attr_t *attr) {
+    dnnl_status_t s = fast_dnnl_attr_create(NULL, attr);
+    if (s != dnnl_success) return s;
+    if (src_zp) s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, &src_zp);
+    if (s == dnnl_success && dst != FAST_Q_S32) {
+        s = dnnl_primitive_attr_set_output_scales(*attr, count, 1 << 1, scale);
+        if (s == dnnl_success && dst_zp)
+            s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_DST, 1, 0, &dst_zp);
+        dnnl_post_ops_t po = NULL;
+        if (s == dnnl_success && (relu || dst_zp)) {
+            s = dnnl_post_ops_create(&po);
+            if (s == dnnl_success && relu)
+                s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0);
+            /* round half to even before dst_zp is added (without it oneDNN
+             * rounds v + dst_zp, whose float sum can turn a near-tie into a
+             * tie); with dst_zp 0 the final f32 -> int conversion is it. */
+            if (s == dnnl_success && dst_zp)
+                s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0, 0);
+            if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
+        }
+        if (po) dnnl_post_ops_destroy(po);
+    }
+    if (s != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return s;
+}
+
+/* ---- convolution ---- */
+
+typedef struct qconv_state {
+    fast_dnnl_head head;
+    int threads;
+    dnnl_stream_t stream;
+    fast_dnnl_prim conv, in, out;     /* in / out: NCHW <-> the conv's layout */
+    dnnl_memory_t src_user, dst_user; /* NCHW, bound per run */
+    dnnl_memory_t src_c, dst_c;       /* conv-layout copies in scratch, or NULL */
+    dnnl_memory_t wei, bias;          /* owned, reordered at create */
+    void *wei_buf, *bias_buf;
+    size_t off_src, off_dst, scratch_bytes;
+} qconv_state;
+
+static int qconv_desc_ok(const fast_qconv_desc *d) {
+    const int64_t cap = (int64_t)1 << 31;
+    int64_t v[] = {d->n,         d->c,           d->h,           d->w,    d->k,
+                   d->kh,        d->kw,          d->oh,          d->ow,   d->stride[0],
+                   d->stride[1], d->dilation[0], d->dilation[1], d->group};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] < 1 || v[i] > cap) return 0;
+    if (d->pad_t < 0 || d->pad_l < 0 || d->pad_b < 0 || d->pad_r < 0) return 0;
+    if (!qtype_ok(d->src_type, 0) || !qtype_ok(d->dst_type, 1)) return 0;
+    if (d->dst_type != FAST_Q_S32 && !d->scale) return 0;
+    if (d->dst_type == FAST_Q_S32 && (d->dst_zp || d->relu)) return 0;
+    return d->weight && d->c % d->group == 0 && d->k % d->group == 0;
+}
+
+/* ONNX K x C/g x kh x kw is oneDNN's goihw (groups) / oihw. */
+static dnnl_status_t qconv_weights_md(const fast_qconv_desc *d, int any, dnnl_memory_desc_t *md) {
+    if (d->group > 1) {
+        dnnl_dims_t wd = {d->group, d->k / d->group, d->c / d->group, d->kh, d->kw};
+        return dnnl_memory_desc_init_by_tag(md, 5, wd, dnnl_s8, any ? dnnl_format_tag_any : dnnl_goihw);
+    }
+    dnnl_dims_t wd = {d->k, d->c, d->kh, d->kw};
+    return dnnl_memory_desc_init_by_tag(md, 4, wd, dnnl_s8, any ? dnnl_format_tag_any : dnnl_oihw);
+}
+
+static dnnl_status_t qconv_pd(const fast_qconv_desc *d, const_dnnl_primitive_attr_t attr,
+                              dnnl_primitive_desc_t *pd) {
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_dims_t sd = {d->n, d->c, d->h, d->w}, dd = {d->n, d->k, d->oh, d->ow}, bd = {d->k};
+    dnnl_dims_t strides = {d->stride[0], d->stride[1]};
+    dnnl_dims_t dil = {d->dilation[0] - 1, d->dilation[1] - 1}; /* oneDNN: 0 = dense */
+    dnnl_dims_t pl = {d->pad_t, d->pad_l}, pr = {d->pad_b, d->pad_r};
+    const dnnl_format_tag_t any = dnnl_format_tag_any;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&src, 4, sd, qtype_dt(d->src_type), any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dst, 4, dd, qtype_dt(d->dst_type), any);
+    if (s == dnnl_success) s = qconv_weights_md(d, 1, &wei);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_s32, dnnl_a);
+    dnnl_convolution_desc_t cd;
+    if (s == dnnl_success)
+        s = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                       dnnl_convolution_direct, &src, &wei,
+                                                       d->bias ? &bias : NULL, &dst, strides, dil,
+                                                       pl, pr);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &cd, attr, fast_dnnl_engine(), NULL);
+    if (s == dnnl_success && fast_dnnl_impl_is_ref(*pd)) {
+        dnnl_primitive_desc_destroy(*pd);
+        s = dnnl_unimplemented; /* oneDNN's ref kernels are naive loops: use cleave's */
+    }
+    if (s != dnnl_success) *pd = NULL;
+    return s;
+}
+
+/* NCHW user memories, conv-layout copies and reorders where they differ,
+ * the scratch plan [library scratchpad][src copy][dst copy]. */
+static dnnl_status_t qconv_bind_io(qconv_state *st, const fast_qconv_desc *d,
+                                   const_dnnl_primitive_desc_t pd) {
+    dnnl_memory_desc_t su, du;
+    dnnl_dims_t sd = {d->n, d->c, d->h, d->w}, dd = {d->n, d->k, d->oh, d->ow};
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&su, 4, sd, qtype_dt(d->src_type), dnnl_nchw);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(&du, 4, dd, qtype_dt(d->dst_type), dnnl_nchw);
+    if (s == dnnl_success) s = fast_dnnl_memory_unbound(&su, &st->src_user);
+    if (s == dnnl_success) s = fast_dnnl_memory_unbound(&du, &st->dst_user);
+    if (s == dnnl_success && !dnnl_memory_desc_equal(smd, &su)) {
+        s = fast_dnnl_memory_unbound(smd, &st->src_c);
+        if (s == dnnl_success) s = fast_dnnl_reorder_create(&st->in, &su, smd);
+    }
+    if (s == dnnl_success && !dnnl_memory_desc_equal(dmd, &du)) {
+        s = fast_dnnl_memory_unbound(dmd, &st->dst_c);
+        if (s == dnnl_success) s = fast_dnnl_reorder_create(&st->out, dmd, &du);
+    }
+    if (s != dnnl_success) return s;
+    size_t pad = st->conv.pad_bytes;
+    if (st->in.pad_bytes > pad) pad = st->in.pad_bytes;
+    if (st->out.pad_bytes > pad) pad = st->out.pad_bytes;
+    st->off_src = fast_dnnl_align64(pad);
+    st->off_dst = st->off_src + (st->src_c ? fast_dnnl_align64(dnnl_memory_desc_get_size(smd)) : 0);
+    st->scratch_bytes =
+        st->off_dst + (st->dst_c ? fast_dnnl_align64(dnnl_memory_desc_get_size(dmd)) : 0);
+    snprintf(st->head.impl, sizeof st->head.impl, "%s %s->%s%s", fast_dnnl_impl_str(pd),
+             d->src_type == FAST_Q_U8 ? "u8" : "s8",
+             d->dst_type == FAST_Q_U8 ? "u8" : d->dst_type == FAST_Q_S8 ? "s8" : "s32",
+             st->src_c || st->dst_c ? " (reordered)" : "");
+    return s;
+}
+
 int fast_qconv_create(const fast_qconv_desc *d, void **state) {
-    (void)d;
     *state = NULL;
-    return FAST_NO;
+    if (!qconv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+    if (!q_isa_exact(d->src_type, d->weight, d->k * (d->c / d->group) * d->kh * d->kw))
+        return FAST_NO;
+    qconv_state *st = cv_calloc(1, sizeof *st);
+    if (!st) return FAST_NOMEM;
+    st->threads = fast_dnnl_threads(d->threads);
+    int saved = fast_dnnl_omp_enter(st->threads);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = q_attr(d->dst_type, d->scale, d->k, d->src_zp, d->dst_zp, d->relu, &attr);
+    if (s == dnnl_success) {
+        s = qconv_pd(d, attr, &pd);
+        dnnl_primitive_attr_destroy(attr);
+    }
+    if (s == dnnl_success) s = fast_dnnl_prim_create(&st->conv, pd);
+    if (s == dnnl_success) {
+        dnnl_memory_desc_t user;
+        s = qconv_weights_md(d, 0, &user);
+        if (s == dnnl_success)
+            s = fast_dnnl_const_reorder(&user, d->weight,
+                                        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                                        &st->wei_buf, &st->wei);
+    }
+    if (s == dnnl_success && d->bias) {
+        const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+        s = fast_dnnl_const_reorder(bmd, d->bias, bmd, &st->bias_buf, &st->bias);
+    }
+    if (s == dnnl_success) s = qconv_bind_io(st, d, pd);
+    if (s == dnnl_success)
+        s = dnnl_stream_create(&st->stream, fast_dnnl_engine(), dnnl_stream_default_flags);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    fast_dnnl_omp_leave(saved);
+    if (s != dnnl_success) {
+        fast_qconv_destroy(st);
+        return fast_dnnl_fail(s);
+    }
+    *state = st;
+    return FAST_OK;
 }
+
 size_t fast_qconv_scratch_bytes(const void *state) {
-    (void)state;
-    return 0;
+    return ((const qconv_state *)state)->scratch_bytes;
 }
+
 int fast_qconv_run(void *state, const void *src, void *dst, void *scratch) {
-    (void)state, (void)src, (void)dst, (void)scratch;
-    return -1;
+    qconv_state *st = state;
+    char *sc = scratch;
+    int saved = fast_dnnl_omp_enter(st->threads);
+    dnnl_memory_t csrc = st->src_user, cdst = st->dst_user;
+    dnnl_exec_arg_t a[6];
+    /* The conv only reads src; oneDNN's memory API is not const-aware. */
+    dnnl_status_t s = dnnl_memory_set_data_handle(st->src_user, (void *)src);
+    if (s == dnnl_success) s = dnnl_memory_set_data_handle(st->dst_user, dst);
+    if (s == dnnl_success && st->src_c) {
+        csrc = st->src_c;
+        s = dnnl_memory_set_data_handle(st->src_c, sc + st->off_src);
+        a[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, st->src_user};
+        a[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, st->src_c};
+        if (s == dnnl_success) s = fast_dnnl_prim_exec(&st->in, st->stream, a, 2, sc);
+    }
+    if (s == dnnl_success && st->dst_c) {
+        cdst = st->dst_c;
+        s = dnnl_memory_set_data_handle(st->dst_c, sc + st->off_dst);
+    }
+    int n = 0;
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, csrc};
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, st->wei};
+    if (st->bias) a[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->bias};
+    a[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, cdst};
+    if (s == dnnl_success) s = fast_dnnl_prim_exec(&st->conv, st->stream, a, n, sc);
+    if (s == dnnl_success && st->dst_c) {
+        a[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, st->dst_c};
+        a[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, st->dst_user};
+        s = fast_dnnl_prim_exec(&st->out, st->stream, a, 2, sc);
+    }
+    if (s == dnnl_success) s = dnnl_stream_wait(st->stream);
+    fast_dnnl_omp_leave(saved);
+    return s == dnnl_success ? 0 : -1;
 }
+
 void fast_qconv_destroy(void *state) {
-    (void)state;
+    qconv_state *st = state;
+    if (!st) return;
+    fast_dnnl_prim_destroy(&st->conv);
+    fast_dnnl_prim_destroy(&st->in);
+    fast_dnnl_prim_destroy(&st->out);
+    dnnl_memory_t mems[] = {st->src_user, st->dst_user, st->src_c, st->dst_c, st->wei, st->bias};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (st->stream) dnnl_stream_destroy(st->stream);
+    cv_aligned_free(st->wei_buf);
+    cv_aligned_free(st->bias_buf);
+    cv_free(st);
+}
+
+/* ---- matmul ---- */
+
+typedef struct qgemm_state {
+    fast_dnnl_head head;
+    int threads;
+    dnnl_stream_t stream;
+    fast_dnnl_prim mm;
+    dnnl_memory_t a, y, w; /* a, y bound per run; w owned */
+    void *w_buf;
+} qgemm_state;
+
+static int qgemm_desc_ok(const fast_qgemm_desc *d) {
+    const int64_t cap = (int64_t)1 << 31;
+    if (!qtype_ok(d->a_type, 0) || !qtype_ok(d->y_type, 1)) return 0;
+    if (d->y_type != FAST_Q_S32 && !d->scale) return 0;
+    if (d->y_type == FAST_Q_S32 && (d->y_zp || d->relu)) return 0;
+    return d->b && d->m >= 1 && d->n >= 1 && d->k >= 1 && d->m <= cap && d->n <= cap && d->k <= cap;
+}
+
+static dnnl_status_t qgemm_build(qgemm_state *st, const fast_qgemm_desc *d) {
+    dnnl_memory_desc_t a, w_any, w_user, y;
+    dnnl_dims_t ad = {d->m, d->k}, wd = {d->k, d->n}, yd = {d->m, d->n};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_matmul_desc_t md;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&a, 2, ad, qtype_dt(d->a_type), dnnl_ab);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&y, 2, yd, qtype_dt(d->y_type), dnnl_ab);
+    if (s == dnnl_success)
+        s = dnnl_memory_desc_init_by_tag(&w_any, 2, wd, dnnl_s8, dnnl_format_tag_any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&w_user, 2, wd, dnnl_s8, dnnl_ab);
+    if (s == dnnl_success) s = dnnl_matmul_desc_init(&md, &a, &w_any, NULL, &y);
+    if (s == dnnl_success) s = q_attr(d->y_type, d->scale, d->n, d->a_zp, d->y_zp, d->relu, &attr);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &md, attr, fast_dnnl_engine(), NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_success && fast_dnnl_impl_is_ref(pd)) s = dnnl_unimplemented;
+    if (s == dnnl_success) s = fast_dnnl_prim_create(&st->mm, pd);
+    if (s == dnnl_success)
+        s = fast_dnnl_const_reorder(&w_user, d->b,
+                                    dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                                    &st->w_buf, &st->w);
+    if (s == dnnl_success) s = fast_dnnl_memory_unbound(&a, &st->a);
+    if (s == dnnl_success) s = fast_dnnl_memory_unbound(&y, &st->y);
+    if (s == dnnl_success)
+        snprintf(st->head.impl, sizeof st->head.impl, "%s %s->%s", fast_dnnl_impl_str(pd),
+                 d->a_type == FAST_Q_U8 ? "u8" : "s8",
+                 d->y_type == FAST_Q_U8 ? "u8" : d->y_type == FAST_Q_S8 ? "s8" : "s32");
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return s;
 }
 
 int fast_qgemm_create(const fast_qgemm_desc *d, void **state) {
-    (void)d;
     *state = NULL;
-    return FAST_NO;
+    if (!qgemm_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+    if (!q_isa_exact(d->a_type, d->b, d->k * d->n)) return FAST_NO;
+    qgemm_state *st = cv_calloc(1, sizeof *st);
+    if (!st) return FAST_NOMEM;
+    st->threads = fast_dnnl_threads(d->threads);
+    int saved = fast_dnnl_omp_enter(st->threads);
+    dnnl_status_t s = qgemm_build(st, d);
+    if (s == dnnl_success)
+        s = dnnl_stream_create(&st->stream, fast_dnnl_engine(), dnnl_stream_default_flags);
+    fast_dnnl_omp_leave(saved);
+    if (s != dnnl_success) {
+        fast_qgemm_destroy(st);
+        return fast_dnnl_fail(s);
+    }
+    *state = st;
+    return FAST_OK;
 }
+
 size_t fast_qgemm_scratch_bytes(const void *state) {
-    (void)state;
-    return 0;
+    return ((const qgemm_state *)state)->mm.pad_bytes;
 }
+
 int fast_qgemm_run(void *state, const void *a, void *y, void *scratch) {
-    (void)state, (void)a, (void)y, (void)scratch;
-    return -1;
+    qgemm_state *st = state;
+    int saved = fast_dnnl_omp_enter(st->threads);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->w}, {DNNL_ARG_DST, st->y}};
+    /* The product only reads a; oneDNN's memory API is not const-aware. */
+    dnnl_status_t s = dnnl_memory_set_data_handle(st->a, (void *)a);
+    if (s == dnnl_success) s = dnnl_memory_set_data_handle(st->y, y);
+    if (s == dnnl_success) s = fast_dnnl_prim_exec(&st->mm, st->stream, args, 3, scratch);
+    if (s == dnnl_success) s = dnnl_stream_wait(st->stream);
+    fast_dnnl_omp_leave(saved);
+    return s == dnnl_success ? 0 : -1;
 }
+
 void fast_qgemm_destroy(void *state) {
-    (void)state;
+    qgemm_state *st = state;
+    if (!st) return;
+    fast_dnnl_prim_destroy(&st->mm);
+    dnnl_memory_t mems[] = {st->a, st->y, st->w};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (st->stream) dnnl_stream_destroy(st->stream);
+    cv_aligned_free(st->w_buf);
+    cv_free(st);
 }
