@@ -31,6 +31,47 @@ void ir_graph_destroy(ir_graph *g) {
     cv_free(g);
 }
 
+static void *dup_array(const void *p, size_t n) {
+    void *q = cv_malloc(n ? n : 1);
+    if (q && n) memcpy(q, p, n);
+    return q;
+}
+
+cleave_status ir_graph_clone(cleave_ctx *ctx, const ir_graph *src, ir_graph **out) {
+    ir_graph *g = cv_calloc(1, sizeof *g);
+    if (!g) return cv_fail(ctx, CLEAVE_E_NOMEM, "graph copy: out of memory");
+    *g = *src;
+    memset(&g->arena, 0, sizeof g->arena);
+    g->nodes = NULL;
+    g->n_nodes = g->cap_nodes = 0;
+    g->values = dup_array(src->values, sizeof(ir_value) * (size_t)src->cap_values);
+    g->inputs = dup_array(src->inputs, sizeof(int) * (size_t)src->n_inputs);
+    g->outputs = dup_array(src->outputs, sizeof(int) * (size_t)src->n_outputs);
+    g->opsets = dup_array(src->opsets, sizeof(ir_opset) * (size_t)src->n_opsets);
+    g->name_index = src->name_cap ? dup_array(src->name_index, sizeof(int) * (size_t)src->name_cap)
+                                  : NULL;
+    g->nodes = cv_calloc((size_t)(src->cap_nodes ? src->cap_nodes : 1), sizeof(ir_node));
+    int ok = g->values && g->inputs && g->outputs && g->opsets && g->nodes &&
+             (g->name_index || !src->name_cap);
+    g->cap_nodes = src->cap_nodes ? src->cap_nodes : 1;
+    for (int i = 0; ok && i < src->n_nodes; i++) {
+        const ir_node *s = &src->nodes[i];
+        ir_node *d = &g->nodes[i];
+        *d = *s;
+        d->in = dup_array(s->in, sizeof(int) * (size_t)s->n_in);
+        d->out = dup_array(s->out, sizeof(int) * (size_t)s->n_out);
+        d->attrs = s->n_attrs ? dup_array(s->attrs, sizeof(ir_attr) * (size_t)s->n_attrs) : NULL;
+        g->n_nodes = i + 1;
+        ok = d->in && d->out && (d->attrs || !s->n_attrs);
+    }
+    if (!ok) {
+        ir_graph_destroy(g);
+        return cv_fail(ctx, CLEAVE_E_NOMEM, "graph copy: out of memory");
+    }
+    *out = g;
+    return CLEAVE_OK;
+}
+
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
     while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;

@@ -127,6 +127,11 @@ typedef struct ir_graph {
 cleave_status ir_graph_create(ir_graph **out);
 void ir_graph_destroy(ir_graph *g);
 
+/* A copy that can be rewritten (nodes, values, attributes added or changed)
+ * without touching src. Strings, attribute payloads and constant data are
+ * shared with src, which must outlive the copy and stay unchanged. */
+cleave_status ir_graph_clone(cleave_ctx *ctx, const ir_graph *src, ir_graph **out);
+
 /* Find a value by name; -1 if none. */
 int ir_graph_find_value(const ir_graph *g, const char *name);
 /* Find or add a value with this name; returns its id or -1 on OOM. */

@@ -261,7 +261,9 @@ static int value_is_f32(const ir_graph *g, int v, int depth) {
     if (val->dtype != CV_UNDEF) return val->dtype == CV_F32;
     if (val->producer < 0) return 0;
     const ir_node *p = &g->nodes[val->producer];
-    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm")) return 1;
+    if (is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm") ||
+        is_op(p, "DequantizeLinear"))
+        return 1;
     static const char *const keep[] = {"Add", "Sub", "Mul", "Relu", "MaxPool", "AveragePool",
                                        "GlobalAveragePool", "BatchNormalization", "Sigmoid",
                                        "Clip", "Concat", "Flatten", "Reshape", "MatMul"};

@@ -19,4 +19,14 @@ cleave_status ir_pass_fuse_activations(cleave_ctx *ctx, ir_graph *g, int *count)
 /* Nodes whose outputs nobody reads (and are not graph outputs). */
 cleave_status ir_pass_remove_dead(cleave_ctx *ctx, ir_graph *g, int *count);
 
+/* QDQ -> integer kernels, the way ONNX Runtime runs QDQ models:
+ *   DQ(x) -> Conv(DQ(w), b)[+Relu] -> Q      => QLinearConv (bias as int32)
+ *   DQ(a) + DQ(b) [+Relu] -> Q               => com.microsoft QLinearAdd
+ *   DQ(x) -> MaxPool -> Q with x's own params => MaxPool on the integers
+ * Only per-tensor activation parameters, constant weights with zero point
+ * 0 (int8) and 8-bit activations (no Clip in between) match; everything
+ * else stays in float. Run after activation fusion, before constants are
+ * folded (folding would turn DQ(w) into a float weight). */
+cleave_status ir_pass_lower_qdq(cleave_ctx *ctx, ir_graph *g, int *count);
+
 #endif

@@ -148,7 +148,17 @@ static cleave_status build(saver *s, Onnx__GraphProto *gp, Onnx__AttributeProto 
     gp->name = (char *)(g->graph_name ? g->graph_name : "cleave");
     gp->doc_string = (char *)g->doc;
     int n_fused = 0;
-    for (int i = 0; i < g->n_nodes; i++) n_fused += g->nodes[i].act.kind != IR_ACT_NONE;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        n_fused += n->act.kind != IR_ACT_NONE;
+        /* an activation fused into an integer op acts on the real value
+         * before requantization; a float Relu node after it cannot say that */
+        if (n->act.kind != IR_ACT_NONE && !strncmp(n->op_type, "QLinear", 7))
+            return cv_fail(s->ctx, CLEAVE_E_UNSUPPORTED,
+                           "node '%s' (%s): an activation fused into an integer op has no ONNX "
+                           "form; save the QDQ graph instead",
+                           n->name, n->op_type);
+    }
     gp->node = S(s, sizeof(void *) * (size_t)(g->n_nodes + n_fused + 1));
     int n_init = 0;
     for (int v = 0; v < g->n_values; v++) n_init += g->values[v].data != NULL && g->values[v].producer < 0;

@@ -357,42 +357,47 @@ POOL_MAX_PLANE(pool_max_nd_i8_ref, int8_t, -128)
 POOL_AVG_PLANE(pool_avg_nd_f32_ref, float)
 POOL_AVG_PLANE(pool_avg_nd_f64_ref, double)
 
-/* 2-D f32 max pool without indices, two passes per output row: the max
+/* 2-D max pool (f32, u8, i8) without indices, two passes per output row: the max
  * over the window's rows at every input column (unit stride, vectorises),
  * then the max over each window's columns of that row. Planes up to
  * POOL_ROW_MAX columns; others use the general kernel. */
 #define POOL_ROW_MAX 4096
-static void pool_max_2d_f32_rows(const pool_geom *g, const pool_tap *taps, const void *xv,
-                                 void *yv, int64_t *ind, int include_pad) {
-    (void)ind, (void)include_pad;
-    const float *x = (const float *)xv;
-    float *y = (float *)yv;
-    pool_2d v;
-    pool_2d_view(g, taps, &v);
-    float row[POOL_ROW_MAX];
-    for (int64_t oh = 0; oh < v.OH; oh++) {
-        const pool_tap *th = v.th + oh * v.th_step;
-        const int64_t ih0 = oh * v.sh - v.ph;
-        float *yr = y + oh * v.OW;
-        if (th->klo >= th->khi) { /* window entirely in padding */
-            for (int64_t ow = 0; ow < v.OW; ow++) yr[ow] = -FLT_MAX;
-            continue;
-        }
-        const float *x0 = x + (ih0 + th->klo * v.dh) * v.W;
-        for (int64_t iw = 0; iw < v.W; iw++) row[iw] = x0[iw];
-        for (int64_t kh = th->klo + 1; kh < th->khi; kh++) {
-            const float *restrict xr = x + (ih0 + kh * v.dh) * v.W;
-            for (int64_t iw = 0; iw < v.W; iw++) row[iw] = xr[iw] > row[iw] ? xr[iw] : row[iw];
-        }
-        for (int64_t ow = 0; ow < v.OW; ow++) {
-            const pool_tap *tw = v.tw + ow;
-            const float *r = row + ow * v.sw - v.pw;
-            float best = -FLT_MAX;
-            for (int64_t kw = tw->klo; kw < tw->khi; kw++) best = r[kw * v.dw] > best ? r[kw * v.dw] : best;
-            yr[ow] = best;
-        }
-    }
+#define POOL_MAX_ROWS(NAME, T, LOWEST)\
+static void NAME(const pool_geom *g, const pool_tap *taps, const void *xv,                         \
+                                 void *yv, int64_t *ind, int include_pad) {                        \
+    (void)ind, (void)include_pad;                                                                  \
+    const T *x = (const T *)xv;                                                                    \
+    T *y = (T *)yv;                                                                                \
+    pool_2d v;                                                                                     \
+    pool_2d_view(g, taps, &v);                                                                     \
+    T row[POOL_ROW_MAX];                                                                           \
+    for (int64_t oh = 0; oh < v.OH; oh++) {                                                        \
+        const pool_tap *th = v.th + oh * v.th_step;                                                \
+        const int64_t ih0 = oh * v.sh - v.ph;                                                      \
+        T *yr = y + oh * v.OW;                                                                     \
+        if (th->klo >= th->khi) { /* window entirely in padding */                                 \
+            for (int64_t ow = 0; ow < v.OW; ow++) yr[ow] = LOWEST;                                 \
+            continue;                                                                              \
+        }                                                                                          \
+        const T *x0 = x + (ih0 + th->klo * v.dh) * v.W;                                            \
+        for (int64_t iw = 0; iw < v.W; iw++) row[iw] = x0[iw];                                     \
+        for (int64_t kh = th->klo + 1; kh < th->khi; kh++) {                                       \
+            const T *restrict xr = x + (ih0 + kh * v.dh) * v.W;                                    \
+            for (int64_t iw = 0; iw < v.W; iw++) row[iw] = xr[iw] > row[iw] ? xr[iw] : row[iw];    \
+        }                                                                                          \
+        for (int64_t ow = 0; ow < v.OW; ow++) {                                                    \
+            const pool_tap *tw = v.tw + ow;                                                        \
+            const T *r = row + ow * v.sw - v.pw;                                                   \
+            T best = LOWEST;                                                                       \
+            for (int64_t kw = tw->klo; kw < tw->khi; kw++) best = r[kw * v.dw] > best ? r[kw * v.dw] : best;\
+            yr[ow] = best;                                                                         \
+        }                                                                                          \
+    }                                                                                              \
 }
+
+POOL_MAX_ROWS(pool_max_2d_f32_rows, float, -FLT_MAX)
+POOL_MAX_ROWS(pool_max_2d_u8_rows, uint8_t, 0)
+POOL_MAX_ROWS(pool_max_2d_i8_rows, int8_t, -128)
 
 /* Runs a plane kernel over all N*C planes, in parallel when threads > 1. */
 static void pool_planes(const pool_geom *g, const pool_tap *taps, pool_plane_fn fn, const void *x,
@@ -437,8 +442,12 @@ static cleave_status pool_max_run(op_call *c) {
         fn = !ind && g.nsp == 2 && g.in[1] <= POOL_ROW_MAX ? pool_max_2d_f32_rows : pool_max_nd_f32_ref;
         break;
     case CV_F64: fn = pool_max_nd_f64_ref; break;
-    case CV_U8: fn = pool_max_nd_u8_ref; break;
-    case CV_I8: fn = pool_max_nd_i8_ref; break;
+    case CV_U8:
+        fn = !ind && g.nsp == 2 && g.in[1] <= POOL_ROW_MAX ? pool_max_2d_u8_rows : pool_max_nd_u8_ref;
+        break;
+    case CV_I8:
+        fn = !ind && g.nsp == 2 && g.in[1] <= POOL_ROW_MAX ? pool_max_2d_i8_rows : pool_max_nd_i8_ref;
+        break;
     default: return op_fail(c, CLEAVE_E_UNSUPPORTED, "unsupported dtype");
     }
     pool_planes(&g, taps, fn, c->in[0]->data, c->out[0]->data, cv_dtype_size(c->in[0]->dtype), ind,

@@ -112,10 +112,15 @@ static cleave_status quantize_infer(op_call *c) {
  * One loop per dtype pair so each is branch-free. */
 #define QUANT_LOOP(XT, YT)                                                                         \
     do {                                                                                           \
-        const XT *xs_ = (const XT *)x + off;                                                       \
-        YT *ys_ = (YT *)y + off;                                                                   \
-        for (int64_t i = 0; i < n; i++)                                                            \
-            ys_[i] = (YT)((int32_t)quant_rne(fmaxf(fminf((float)xs_[i] / s, hi), lo)) + zp);      \
+        const XT *restrict xs_ = (const XT *)x + off;                                              \
+        YT *restrict ys_ = (YT *)y + off;                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            /* ternaries, not fminf/fmaxf: they vectorise (NaN still goes to hi) */                \
+            float v_ = (float)xs_[i] / s;                                                          \
+            v_ = v_ < hi ? v_ : hi;                                                                \
+            v_ = v_ > lo ? v_ : lo;                                                                \
+            ys_[i] = (YT)((int32_t)quant_rne(v_) + zp);                                            \
+        }                                                                                          \
     } while (0)
 static void quantize_run_span(const void *x, cv_dtype xt, int64_t off, void *y, cv_dtype yt,
                               float s, int32_t zp, int64_t n) {

@@ -27,8 +27,14 @@ const op_def *op_get(int op) {
 
 const char *op_name(int op) { return op >= 0 && op < OP_COUNT ? k_names[op] : "?"; }
 
+/* Ops of ONNX Runtime's contrib domain that cleave runs (the quantized
+ * graphs its QDQ lowering makes use them). */
+static int is_contrib(const char *op_type) { return !strcmp(op_type, "QLinearAdd"); }
+
 int op_lookup(const char *domain, const char *op_type) {
-    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return -1;
+    int contrib = domain && !strcmp(domain, "com.microsoft");
+    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0 && !contrib) return -1;
+    if (contrib != is_contrib(op_type)) return -1;
     for (int i = 0; i < OP_COUNT; i++)
         if (strcmp(k_names[i], op_type) == 0) return i;
     return -1;

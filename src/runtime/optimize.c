@@ -79,10 +79,18 @@ cleave_status rt_graph_optimize(cleave_ctx *ctx, ir_graph *g, rt_opt_stats *stat
     rt_opt_stats s = {0};
     s.nodes_before = g->n_nodes;
     CV_TRY(op_bind_graph(ctx, g));
-    CV_TRY(rt_fold_constants(ctx, g, &s.folded));
+    /* a QDQ model runs on integers: fuse activations into the float ops
+     * first, then lower before folding turns DequantizeLinear(weight) into
+     * a float constant */
     CV_TRY(ir_pass_remove_identity(ctx, g, &s.identity));
-    CV_TRY(ir_pass_fold_batchnorm(ctx, g, &s.bn_folded));
     CV_TRY(ir_pass_fuse_activations(ctx, g, &s.act_fused));
+    CV_TRY(ir_pass_lower_qdq(ctx, g, &s.qdq_lowered));
+    CV_TRY(op_bind_graph(ctx, g));
+    CV_TRY(rt_fold_constants(ctx, g, &s.folded));
+    CV_TRY(ir_pass_fold_batchnorm(ctx, g, &s.bn_folded));
+    int more = 0;
+    CV_TRY(ir_pass_fuse_activations(ctx, g, &more));
+    s.act_fused += more;
     CV_TRY(ir_pass_remove_dead(ctx, g, &s.dead));
     drop_unused_constants(g);
     CV_TRY(op_bind_graph(ctx, g));

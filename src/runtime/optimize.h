@@ -8,7 +8,7 @@
 
 typedef struct rt_opt_stats {
     int nodes_before, nodes_after;
-    int folded, identity, bn_folded, act_fused, dead;
+    int folded, identity, bn_folded, act_fused, dead, qdq_lowered;
 } rt_opt_stats;
 
 /* Fold nodes whose inputs are all initializers (needs bound ops). */

@@ -1,0 +1,238 @@
+/* ir passes, QDQ lowering: a QDQ model (every quantized tensor between a
+ * QuantizeLinear and a DequantizeLinear) computes in float; the same model
+ * on integers replaces each "dequantize, float op, quantize" chain by one
+ * integer op, as ONNX Runtime does. The result differs from the float
+ * simulation only where a value sits within rounding of a quantization step. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ir/passes.h"
+
+static int is_op(const ir_node *n, const char *t) { return !n->dead && !n->domain[0] && !strcmp(n->op_type, t); }
+
+static const ir_node *producer(const ir_graph *g, int v) {
+    if (v < 0 || g->values[v].producer < 0) return NULL;
+    return &g->nodes[g->values[v].producer];
+}
+
+/* The only live consumer of v (and v is not a graph output), else -1. */
+static int sole_consumer(const ir_graph *g, int v) {
+    if (v < 0 || g->values[v].is_output) return -1;
+    int who = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == v) {
+                if (who >= 0 && who != i) return -1;
+                who = i;
+            }
+    }
+    return who;
+}
+
+static int64_t numel(const ir_value *v) { return cv_shape_numel(v->ndim < 0 ? 0 : v->ndim, v->dims); }
+
+static int const_scalar_f32(const ir_graph *g, int v, float *out) {
+    if (v < 0) return 0;
+    const ir_value *x = &g->values[v];
+    if (!x->data || x->dtype != CV_F32 || numel(x) != 1) return 0;
+    *out = *(const float *)x->data;
+    return *out > 0 && isfinite(*out);
+}
+
+/* A per-tensor quantization: scale (f32 scalar > 0) and zero point (u8 or
+ * i8 scalar, absent = u8 0). */
+typedef struct qparm {
+    float scale;
+    int32_t zp;
+    cv_dtype type;
+    int scale_v, zp_v; /* value ids (zp_v -1 when absent) */
+} qparm;
+
+static int per_tensor(const ir_graph *g, const ir_node *n, qparm *q) {
+    if (n->n_in < 2 || !const_scalar_f32(g, n->in[1], &q->scale)) return 0;
+    q->scale_v = n->in[1];
+    q->zp_v = n->n_in > 2 ? n->in[2] : -1;
+    q->type = CV_U8;
+    q->zp = 0;
+    if (q->zp_v >= 0) {
+        const ir_value *z = &g->values[q->zp_v];
+        if (!z->data || numel(z) != 1 || (z->dtype != CV_U8 && z->dtype != CV_I8)) return 0;
+        q->type = z->dtype;
+        q->zp = z->dtype == CV_U8 ? *(const uint8_t *)z->data : *(const int8_t *)z->data;
+    }
+    return 1;
+}
+
+/* Activation input k of node n comes from a per-tensor DequantizeLinear. */
+static int dq_input(const ir_graph *g, const ir_node *n, int k, qparm *q, int *xq) {
+    const ir_node *d = producer(g, n->in[k]);
+    if (!d || !is_op(d, "DequantizeLinear") || !per_tensor(g, d, q)) return 0;
+    *xq = d->in[0];
+    return 1;
+}
+
+/* Node n's output goes only to a per-tensor QuantizeLinear; returns its index. */
+static int q_output(const ir_graph *g, const ir_node *n, qparm *q) {
+    if (n->n_out != 1) return -1;
+    int ci = sole_consumer(g, n->out[0]);
+    if (ci < 0 || !is_op(&g->nodes[ci], "QuantizeLinear") || g->nodes[ci].in[0] != n->out[0] ||
+        !per_tensor(g, &g->nodes[ci], q))
+        return -1;
+    return ci;
+}
+
+static int zp_value(cleave_ctx *ctx, ir_graph *g, const qparm *q, const char *hint) {
+    if (q->zp_v >= 0) return q->zp_v;
+    int v = ir_graph_new_value(g, hint);
+    if (v < 0) return -1;
+    uint8_t z = 0;
+    if (ir_value_set_data(ctx, g, v, CV_U8, 0, NULL, &z)) return -1;
+    g->values[v].is_initializer = 1;
+    return v;
+}
+
+static int copy_attrs(ir_node *dst, const ir_node *src) {
+    if (!src->n_attrs) return 1;
+    dst->attrs = cv_malloc(sizeof(ir_attr) * (size_t)src->n_attrs);
+    if (!dst->attrs) return 0;
+    memcpy(dst->attrs, src->attrs, sizeof(ir_attr) * (size_t)src->n_attrs);
+    dst->n_attrs = src->n_attrs;
+    return 1;
+}
+
+/* Conv: returns 1 if rewritten, 0 if not matched, -1 on OOM. */
+static int lower_conv(cleave_ctx *ctx, ir_graph *g, int ci) {
+    const ir_node *c = &g->nodes[ci];
+    if (c->n_in < 2 || (c->act.kind != IR_ACT_NONE && c->act.kind != IR_ACT_RELU)) return 0;
+    qparm qx, qy;
+    int xq;
+    if (!dq_input(g, c, 0, &qx, &xq)) return 0;
+    const ir_node *dw = producer(g, c->in[1]);
+    if (!dw || !is_op(dw, "DequantizeLinear") || dw->n_in < 2) return 0;
+    const ir_value *wq = &g->values[dw->in[0]], *sw = &g->values[dw->in[1]];
+    if (!wq->data || wq->dtype != CV_I8 || wq->ndim < 3 || !sw->data || sw->dtype != CV_F32) return 0;
+    int64_t M = wq->dims[0], ns = numel(sw);
+    if (ns != 1 && (ns != M || ir_attr_int(dw, "axis", 1) != 0)) return 0;
+    if (dw->n_in > 2 && dw->in[2] >= 0) { /* weight zero point must be 0 */
+        const ir_value *zw = &g->values[dw->in[2]];
+        if (!zw->data || zw->dtype != CV_I8) return 0;
+        for (int64_t i = 0; i < numel(zw); i++)
+            if (((const int8_t *)zw->data)[i]) return 0;
+    }
+    int qi = q_output(g, c, &qy);
+    if (qi < 0) return 0;
+    /* bias in the accumulator's scale: b / (sx * sw[m]) */
+    int bias_v = -1;
+    if (c->n_in > 2 && c->in[2] >= 0) {
+        const ir_value *b = &g->values[c->in[2]];
+        if (!b->data || b->dtype != CV_F32 || numel(b) != M) return 0;
+        int32_t *bi = cv_malloc(sizeof(int32_t) * (size_t)M);
+        if (!bi) return -1;
+        const float *bf = b->data, *s = sw->data;
+        for (int64_t m = 0; m < M; m++) {
+            double v = nearbyint((double)bf[m] / ((double)qx.scale * (double)s[ns == 1 ? 0 : m]));
+            bi[m] = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+        }
+        char hint[300];
+        snprintf(hint, sizeof hint, "%.200s_i32", b->name);
+        bias_v = ir_graph_new_value(g, hint);
+        int64_t dm = M;
+        int bad = bias_v < 0 || ir_value_set_data(ctx, g, bias_v, CV_I32, 1, &dm, bi);
+        cv_free(bi);
+        if (bad) return -1;
+        g->values[bias_v].is_initializer = 1;
+    }
+    c = &g->nodes[ci];
+    dw = producer(g, c->in[1]);
+    int zx = zp_value(ctx, g, &qx, "qlinear_x_zero_point");
+    int zy = zp_value(ctx, g, &qy, "qlinear_y_zero_point");
+    int zw = dw->n_in > 2 && dw->in[2] >= 0 ? dw->in[2] : -1;
+    if (zx < 0 || zy < 0) return -1;
+    if (zw < 0) {
+        int8_t z = 0;
+        zw = ir_graph_new_value(g, "qlinear_w_zero_point");
+        if (zw < 0 || ir_value_set_data(ctx, g, zw, CV_I8, 0, NULL, &z)) return -1;
+        g->values[zw].is_initializer = 1;
+    }
+    c = &g->nodes[ci];
+    dw = producer(g, c->in[1]);
+    int in[9] = {xq, qx.scale_v, zx, dw->in[0], dw->in[1], zw, qy.scale_v, zy, bias_v};
+    int out = g->nodes[qi].out[0];
+    char name[300];
+    snprintf(name, sizeof name, "%.250s_int8", c->name);
+    int ni = ir_graph_add_node(g, name, "QLinearConv", "", in, bias_v >= 0 ? 9 : 8, &out, 1);
+    if (ni < 0) return -1;
+    c = &g->nodes[ci];
+    if (!copy_attrs(&g->nodes[ni], c)) return -1;
+    g->nodes[ni].act = c->act;
+    g->nodes[ci].dead = 1;
+    g->nodes[qi].dead = 1;
+    return 1;
+}
+
+static int same_q(const qparm *a, const qparm *b) {
+    return a->scale == b->scale && a->zp == b->zp && a->type == b->type;
+}
+
+static int lower_add(cleave_ctx *ctx, ir_graph *g, int ai) {
+    const ir_node *a = &g->nodes[ai];
+    if (a->n_in != 2 || (a->act.kind != IR_ACT_NONE && a->act.kind != IR_ACT_RELU)) return 0;
+    qparm qa, qb, qy;
+    int xa, xb;
+    if (!dq_input(g, a, 0, &qa, &xa) || !dq_input(g, a, 1, &qb, &xb)) return 0;
+    int qi = q_output(g, a, &qy);
+    if (qi < 0 || qa.type != qy.type || qb.type != qy.type) return 0;
+    int za = zp_value(ctx, g, &qa, "qlinear_a_zero_point"), zb = zp_value(ctx, g, &qb, "qlinear_b_zero_point");
+    int zy = zp_value(ctx, g, &qy, "qlinear_y_zero_point");
+    if (za < 0 || zb < 0 || zy < 0) return -1;
+    int in[8] = {xa, qa.scale_v, za, xb, qb.scale_v, zb, qy.scale_v, zy};
+    int out = g->nodes[qi].out[0];
+    char name[300];
+    snprintf(name, sizeof name, "%.250s_int8", g->nodes[ai].name);
+    int ni = ir_graph_add_node(g, name, "QLinearAdd", "com.microsoft", in, 8, &out, 1);
+    if (ni < 0) return -1;
+    g->nodes[ni].act = g->nodes[ai].act;
+    g->nodes[ai].dead = 1;
+    g->nodes[qi].dead = 1;
+    return 1;
+}
+
+/* MaxPool commutes with a monotonic quantizer of the same parameters. */
+static int lower_maxpool(ir_graph *g, int pi) {
+    ir_node *p = &g->nodes[pi];
+    if (p->n_out != 1 || p->act.kind != IR_ACT_NONE) return 0;
+    qparm qx, qy;
+    int xq;
+    if (!dq_input(g, p, 0, &qx, &xq)) return 0;
+    int qi = q_output(g, p, &qy);
+    if (qi < 0 || !same_q(&qx, &qy)) return 0;
+    p->in[0] = xq;
+    p->out[0] = g->nodes[qi].out[0];
+    g->nodes[qi].dead = 1;
+    return 1;
+}
+
+cleave_status ir_pass_lower_qdq(cleave_ctx *ctx, ir_graph *g, int *count) {
+    int c = 0, n = g->n_nodes;
+    CV_TRY(ir_graph_link(ctx, g));
+    for (int i = 0; i < n; i++) {
+        int r = 0;
+        if (is_op(&g->nodes[i], "Conv")) r = lower_conv(ctx, g, i);
+        else if (is_op(&g->nodes[i], "Add")) r = lower_add(ctx, g, i);
+        else if (is_op(&g->nodes[i], "MaxPool")) r = lower_maxpool(g, i);
+        if (r < 0) return cv_fail(ctx, CLEAVE_E_NOMEM, "QDQ lowering: out of memory");
+        if (r > 0) {
+            c++;
+            CV_TRY(ir_graph_link(ctx, g));
+        }
+    }
+    if (count) *count = c;
+    if (!c) return CLEAVE_OK;
+    CV_TRY(ir_graph_compact(ctx, g));
+    CV_TRY(ir_graph_link(ctx, g));
+    return ir_graph_toposort(ctx, g);
+}
