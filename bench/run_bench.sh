@@ -26,3 +26,26 @@ for m in $MODELS; do
   done
 done
 echo "(ratio = cleave median / ONNX Runtime median; < 1 means cleave is faster)"
+
+# int8: resnet18 quantized by cleave (uniform 8-bit, calibrated on random
+# inputs: the weights are random too) run on integer kernels, against ONNX
+# Runtime on the fp32 original, in the same run. Goal: ratio <= 0.45.
+f=$M/resnet18.onnx
+if [ -f "$f" ]; then
+  q=$B/bench-resnet18.int8.onnx
+  if [ ! -f "$q" ] || [ "$f" -nt "$q" ]; then
+    "$CLEAVE" calibrate "$f" --data random --n 16 --batch 8 --no-tables -o "$B/bench-resnet18.stats.json" >/dev/null &&
+    "$CLEAVE" quantize "$f" --uniform 8,8 --stats "$B/bench-resnet18.stats.json" -o "$q" >/dev/null
+  fi
+  echo
+  printf "%-22s %7s %12s %16s %8s\n" model threads "cleave ms" "ort fp32 ms" ratio
+  for t in 1 2; do
+    out=$("$CLEAVE" bench "$q" --ort-model "$f" --input "$M/resnet18.input.npy" --threads $t --warmup 5 --repeat "$REPEAT" 2>&1)
+    c=$(echo "$out" | awk '/^cleave /{print $3}')
+    o=$(echo "$out" | awk '/^onnxruntime  median/{print $3}')
+    r=$(echo "$out" | awk '/^ratio/{print $4}')
+    printf "%-22s %7s %12s %16s %8s\n" "resnet18 int8 (cleave)" "$t" "${c:-?}" "${o:-?}" "${r:-?}"
+    [ -z "$c" ] && echo "$out" | sed 's/^/    /'
+  done
+  echo "(int8 ratio = cleave int8 median / ONNX Runtime fp32 median; goal <= 0.45)"
+fi

@@ -47,6 +47,10 @@ cleave_status cli_random_tensor(cleave_ctx *ctx, cv_tensor *t, uint64_t seed);
  * ms, or -1 with a reason in why. */
 int cli_ort_bench(const char *model, const char *input_npy, int threads, int warmup, int repeat,
                   double *median_ms, double *min_ms, char *why, size_t why_len);
+/* Run `node tools/ort_run.js run` (outputs as .npy into outdir); 0 and its
+ * JSON line ({"model", "outputs": [{"name", "file", ...}]}) or -1 and why. */
+int cli_ort_run(const char *model, const char *input_npy, const char *outdir, int threads,
+                char *json_out, size_t json_len, char *why, size_t why_len);
 /* Folder of the cleave source tree (for tools/), from CLEAVE_HOME or the
  * executable's location. */
 const char *cli_home(void);

@@ -227,3 +227,40 @@ int cli_ort_bench(const char *model, const char *input_npy, int threads, int war
     *min_ms = json_num(line, "\"min_ms\"");
     return *median_ms > 0 ? 0 : -1;
 }
+
+int cli_ort_run(const char *model, const char *input_npy, const char *outdir, int threads,
+                char *json_out, size_t json_len, char *why, size_t why_len) {
+    char runner[PATH_MAX + 32], qr[2 * PATH_MAX], qm[2 * PATH_MAX], qi[2 * PATH_MAX], qo[2 * PATH_MAX];
+    snprintf(runner, sizeof runner, "%s/tools/ort_run.js", cli_home());
+    if (access(runner, R_OK) != 0) {
+        snprintf(why, why_len, "reference runner %s not found (set CLEAVE_HOME)", runner);
+        return -1;
+    }
+    shell_quote(qr, sizeof qr, runner);
+    shell_quote(qm, sizeof qm, model);
+    shell_quote(qi, sizeof qi, input_npy);
+    shell_quote(qo, sizeof qo, outdir);
+    char cmd[10 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "node %s run %s --input %s --outdir %s --threads %d 2>&1", qr, qm, qi,
+             qo, threads);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        snprintf(why, why_len, "cannot start node");
+        return -1;
+    }
+    char out[16384];
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    int rc = pclose(p);
+    char *line = strstr(out, "{\"model\"");
+    if (rc != 0 || !line) {
+        char *nl = strchr(out, '\n');
+        if (nl) *nl = 0;
+        snprintf(why, why_len, "ONNX Runtime failed: %s", out[0] ? out : "no output");
+        return -1;
+    }
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    snprintf(json_out, json_len, "%s", line);
+    return 0;
+}

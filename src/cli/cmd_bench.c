@@ -22,6 +22,8 @@ static void help(void) {
            "  --shape [NAME=]S  input shape when not declared (e.g. 1x3x224x224)\n"
            "  --ref             reference C kernels only (no oneDNN)\n"
            "  --no-ort          skip ONNX Runtime\n"
+           "  --ort-model FILE  time this model with ONNX Runtime instead (e.g. the fp32\n"
+           "                    original of a quantized MODEL)\n"
            "  --profile         per-node time table (top 15 nodes)\n"
            "  -h, --help        this text\n");
 }
@@ -34,6 +36,7 @@ static int cmp_d(const void *a, const void *b) {
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *input = NULL;
     int threads = 1, warmup = 5, repeat = 30, ref = 0, no_ort = 0, profile = 0, rc = 1;
+    const char *ort_model = NULL;
     cli_shapes shapes = {.batch = 1};
     cleave_ctx *ctx;
     if (cleave_ctx_create(&ctx)) return 1;
@@ -65,6 +68,7 @@ int cmd_bench(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--ref")) ref = 1;
         else if (!strcmp(a, "--no-ort")) no_ort = 1;
+        else if (!strcmp(a, "--ort-model") && i + 1 < argc) ort_model = argv[++i];
         else if (!strcmp(a, "--profile")) profile = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "cleave bench: unknown option or missing value '%s' (see --help)\n", a);
@@ -129,8 +133,9 @@ int cmd_bench(int argc, char **argv) {
             }
             double omed, omin;
             char why[512];
-            if (cli_ort_bench(model, npy, threads, warmup, repeat, &omed, &omin, why, sizeof why) == 0) {
-                printf("onnxruntime  median %.3f ms  min %.3f\n", omed, omin);
+            if (cli_ort_bench(ort_model ? ort_model : model, npy, threads, warmup, repeat, &omed, &omin, why, sizeof why) == 0) {
+                printf("onnxruntime  median %.3f ms  min %.3f%s%s\n", omed, omin,
+                       ort_model ? "  on " : "", ort_model ? ort_model : "");
                 printf("ratio        cleave/onnxruntime = %.3f (median), %.3f (min)\n", med / omed,
                        times[0] / omin);
             } else {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "quant/qgraph.h"
 #include "ir/stats.h"
 #include "ops/op.h"
 
@@ -19,6 +20,7 @@ static void help(void) {
            "  --shape [NAME=]D1xD2...  input shape (default: declared, dynamic batch = --batch)\n"
            "  --batch N                value of a dynamic leading dimension (default 1)\n"
            "  --raw                    do not optimise (show the graph as stored)\n"
+           "  --layers                 list the quantization points (names for --bits files)\n"
            "  --json                   machine-readable output\n"
            "  -h, --help               this text\n");
 }
@@ -30,9 +32,42 @@ static void human(char *buf, size_t n, double v, const char *unit) {
     snprintf(buf, n, i ? "%.2f %s%s" : "%.0f %s%s", v, pre[i], unit);
 }
 
+/* Quantization points: what a bit configuration can name. */
+static cleave_status list_layers(cleave_ctx *ctx, const ir_graph *g, const rt_plan *p, int json) {
+    quant_layer *l;
+    int n;
+    CV_TRY(quant_layers_find(ctx, g, p, &l, &n));
+    json_t *arr = json_array();
+    if (!json) printf("%-4s %-40s %-16s %14s %18s\n", "#", "layer", "op", "weight elems", "activation elems");
+    for (int k = 0; k < n; k++) {
+        const char *op = l[k].node >= 0 ? g->nodes[l[k].node].op_type : "(input)";
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string(l[k].name));
+            json_object_set_new(o, "op", json_string(op));
+            json_object_set_new(o, "weight_numel", json_integer(l[k].w_numel));
+            json_object_set_new(o, "activation_numel", json_integer(l[k].a_numel));
+            json_array_append_new(arr, o);
+        } else {
+            char w[32] = "-", a[32] = "-";
+            if (l[k].weight >= 0) snprintf(w, sizeof w, "%lld", (long long)l[k].w_numel);
+            if (l[k].act >= 0) snprintf(a, sizeof a, "%lld", (long long)l[k].a_numel);
+            printf("%-4d %-40s %-16s %14s %18s\n", k, l[k].name, op, w, a);
+        }
+    }
+    if (json) {
+        char *txt = json_dumps(arr, JSON_INDENT(2));
+        if (txt) puts(txt);
+        free(txt);
+    }
+    json_decref(arr);
+    cv_free(l);
+    return CLEAVE_OK;
+}
+
 int cmd_inspect(int argc, char **argv) {
     const char *model = NULL;
-    int json = 0, raw = 0;
+    int json = 0, raw = 0, layers = 0;
     cli_shapes shapes = {.batch = 1};
     cleave_ctx *ctx;
     if (cleave_ctx_create(&ctx)) return 1;
@@ -46,6 +81,7 @@ int cmd_inspect(int argc, char **argv) {
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--layers")) layers = 1;
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--batch")) {
             if (!cli_parse_int(a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20, &shapes.batch)) goto out;
@@ -74,6 +110,15 @@ int cmd_inspect(int argc, char **argv) {
     int n_in = 0;
     if (cli_input_specs(ctx, g, &shapes, specs, &n_in)) goto err;
     if (rt_plan_create(ctx, g, NULL, 0, NULL, 0, specs, NULL, &p)) goto err;
+    if (layers) {
+        if (raw) {
+            fprintf(stderr, "cleave inspect: --layers describes the optimised graph; drop --raw\n");
+            goto out;
+        }
+        if (list_layers(ctx, g, p, json)) goto err;
+        rc = 0;
+        goto out;
+    }
 
     int64_t tot_macs = 0, tot_params = 0, tot_act = 0;
     int ns = rt_plan_n_steps(p);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_quant.h"
 
 static const struct {
     const char *name;
@@ -12,6 +13,9 @@ static const struct {
     {"inspect", cmd_inspect, "show nodes, shapes, MACs, parameters and memory of a model"},
     {"run", cmd_run, "run a model on input tensors (.npy or .pb) and write the outputs"},
     {"bench", cmd_bench, "time a model against ONNX Runtime in the same run"},
+    {"calibrate", cmd_calibrate, "activation statistics and per-layer distortion tables"},
+    {"eval", cmd_eval, "top-1 accuracy (per exit), fp32 and quantized, and SQNR"},
+    {"quantize", cmd_quantize, "write a mixed-precision QDQ ONNX model"},
 };
 
 static void usage(FILE *f) {
