@@ -60,6 +60,7 @@ cleave_status cli_dataset_open(cleave_ctx *ctx, const char *spec, const char *sp
     if (!strcmp(spec, "random")) {
         d->kind = CLI_DATA_RANDOM;
         d->count = 1 << 20;
+        d->seed_base = !strcmp(split, "train") ? 1000003u : 2000003u;
         snprintf(d->desc, sizeof d->desc, "random N(0,1) inputs");
         return CLEAVE_OK;
     }
@@ -111,7 +112,7 @@ cleave_status cli_dataset_fill(cleave_ctx *ctx, const cli_dataset *d, const int 
             cv_tensor t = d->in_spec;
             t.ndim = 1;
             t.dims[0] = d->per_sample;
-            CV_TRY(cli_random_tensor(ctx, &t, 1000003ull + (uint64_t)idx[i]));
+            CV_TRY(cli_random_tensor(ctx, &t, d->seed_base + (uint64_t)idx[i]));
             memcpy(o, t.data, sizeof(float) * (size_t)d->per_sample);
             cv_aligned_free(t.data);
         }

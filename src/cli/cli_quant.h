@@ -35,6 +35,7 @@ typedef struct cli_dataset {
     cv_tensor npy;
     cv_tensor in_spec;
     int64_t per_sample;
+    uint64_t seed_base; /* random: per-split seeds, so calibration and test differ */
     char desc[160];
 } cli_dataset;
 /* split: "train" or "test" (fashion-mnist only). */
