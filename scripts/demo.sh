@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo (for now: the engine): inspect, run and benchmark the bundled
-# Fashion-MNIST CNN. Later issues grow this into plan + split + serve.
+# make demo (for now: the engine and quantization): inspect, run and
+# benchmark the bundled Fashion-MNIST CNN, then calibrate and evaluate the
+# residual network quantized to 8 and 4 bits. Later issues grow this into
+# plan + split + serve.
 set -euo pipefail
 B=${1:-build}
 C=$B/cleave
@@ -18,3 +20,15 @@ node tools/ort_run.js run "$M" --input models/fmnist-cnn.input.npy --outdir "$ou
 echo
 echo "== cleave bench $M (1 thread, same run as ONNX Runtime)"
 "$C" bench "$M" --input models/fmnist-cnn.input.npy --threads 1 --warmup 20 --repeat 200
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+  R=models/fmnist-resnet.onnx
+  [ -f "$R" ] || R=$M
+  echo
+  echo "== quantization of $R: calibrate on 512 training images, then evaluate on the 10,000 test images"
+  "$C" inspect "$R" --layers
+  "$C" calibrate "$R" --data fashion-mnist --n 512 --no-tables -o "$out/stats.json"
+  for u in 8,8 4,8; do
+    echo "-- uniform ${u%,*}-bit weights, ${u#*,}-bit activations (integer kernels; ONNX Runtime on the exported QDQ model)"
+    "$C" eval "$R" --data fashion-mnist --uniform $u --stats "$out/stats.json" --ort
+  done
+fi

@@ -113,6 +113,7 @@ static int add_node(ir_graph *g, const char *base, const char *suffix, const cha
 static cleave_status quant_weight(cleave_ctx *ctx, ir_graph *g, const quant_layer *l, int bits,
                                   const quant_config *c, quant_apply_info *info) {
     ir_value *wv = &g->values[l->weight];
+    const char *wname = wv->name; /* g->values moves when values are added */
     int ndim = wv->ndim;
     int64_t dims[CV_MAX_DIMS];
     memcpy(dims, wv->dims, sizeof dims);
@@ -149,14 +150,14 @@ static cleave_status quant_weight(cleave_ctx *ctx, ir_graph *g, const quant_laye
         scale[ch] = qp[ch].scale;
     }
     char hint[300];
-    snprintf(hint, sizeof hint, "%.200s_q%d", wv->name, bits);
+    snprintf(hint, sizeof hint, "%.200s_q%d", wname, bits);
     int vq = new_const(ctx, g, hint, CV_I8, ndim, dims, q);
-    snprintf(hint, sizeof hint, "%.200s_scale", wv->name);
+    snprintf(hint, sizeof hint, "%.200s_scale", wname);
     int64_t cdim = C;
     int vs = new_const(ctx, g, hint, CV_F32, ax < 0 ? 0 : 1, &cdim, scale);
-    snprintf(hint, sizeof hint, "%.200s_zero_point", wv->name);
+    snprintf(hint, sizeof hint, "%.200s_zero_point", wname);
     int vz = new_const(ctx, g, hint, CV_I8, ax < 0 ? 0 : 1, &cdim, zp);
-    snprintf(hint, sizeof hint, "%.200s_dq", wv->name);
+    snprintf(hint, sizeof hint, "%.200s_dq", wname);
     int vdq = ir_graph_new_value(g, hint);
     if (vq < 0 || vs < 0 || vz < 0 || vdq < 0) {
         s = cv_fail(ctx, CLEAVE_E_NOMEM, "weight '%s': out of memory", g->values[l->weight].name);
