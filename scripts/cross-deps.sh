@@ -8,6 +8,7 @@ command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 dpkg-query -W -f='${Status}' libprotobuf-c-dev:arm64 2>/dev/null | grep -q "install ok" || need+=(libprotobuf-c-dev:arm64)
 dpkg-query -W -f='${Status}' libjansson-dev:arm64 2>/dev/null | grep -q "install ok" || need+=(libjansson-dev:arm64)
+dpkg-query -W -f='${Status}' zlib1g-dev:arm64 2>/dev/null | grep -q "install ok" || need+=(zlib1g-dev:arm64)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "cross-deps: run as root: dpkg --add-architecture arm64 && apt-get update && apt-get install -y ${need[*]}" >&2
