@@ -121,7 +121,10 @@ class FmnistExits(nn.Module):
     def __init__(self):
         super().__init__()
         self.stage1 = nn.Sequential(conv_bn(1, 16, 2), conv_bn(16, 32, 2), conv_bn(32, 32, 2))
-        self.exit1 = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+        # count_include_pad=False: same result without padding, and torch then exports a bare
+        # AveragePool instead of a zero Pad + AveragePool
+        self.exit1 = nn.Sequential(nn.AvgPool2d(2, count_include_pad=False), nn.Flatten(),
+                                   nn.Linear(32 * 7 * 7, 10))
         self.stage2 = nn.Sequential(conv_bn(32, 64), nn.MaxPool2d(2))
         self.exit2 = nn.Sequential(conv_bn(64, 32, 2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
         self.stage3 = nn.Sequential(conv_bn(64, 128), conv_bn(128, 128), nn.MaxPool2d(2))
