@@ -186,3 +186,36 @@ int cli_parse_bits_list(const char *s, int *bits, int max) {
     }
     return n ? n : -1;
 }
+
+int cli_parse_uniform(const char *s, int *w, int *a) {
+    char *e;
+    long x = strtol(s, &e, 10);
+    if (*e != ',') return 0;
+    long y = strtol(e + 1, &e, 10);
+    if (*e) return 0;
+    *w = (int)x;
+    *a = (int)y;
+    return ((x >= 2 && x <= 8) || x == 32) && ((y >= 2 && y <= 8) || y == 32);
+}
+
+cleave_status cli_quant_setup(cleave_ctx *ctx, const cli_qmodel *m, const char *bits, int uw, int ua,
+                              const char *stats_path, const char *data, int calib_n,
+                              const char *who, quant_config *cfg, int **wb, int **ab,
+                              quant_stats *st) {
+    if (bits) CV_TRY(quant_config_load(ctx, bits, cfg));
+    else quant_config_uniform(cfg, uw, ua);
+    *wb = cv_malloc(sizeof(int) * (size_t)m->n_layers + 1);
+    *ab = cv_malloc(sizeof(int) * (size_t)m->n_layers + 1);
+    if (!*wb || !*ab) return cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+    CV_TRY(quant_config_resolve(ctx, cfg, m->layers, m->n_layers, *wb, *ab));
+    if (stats_path) return quant_stats_load(ctx, stats_path, st);
+    char desc[256];
+    cv_tensor cx;
+    CV_TRY(cli_calib_tensor(ctx, data, &m->in_spec, calib_n, 0, &cx, desc, sizeof desc));
+    if (who) printf("%s: no --stats: calibrating on %s\n", who, desc);
+    cleave_status s = quant_stats_create(ctx, m->g, m->layers, m->n_layers, Q_HIST_DEFAULT_BINS, st);
+    quant_data qd = {&cx, 32, cli_progress, (void *)"calibrate"};
+    if (!s) s = quant_calibrate(ctx, m->g, m->layers, m->n_layers, &qd, st);
+    cv_aligned_free(cx.data);
+    return s;
+}

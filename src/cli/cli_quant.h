@@ -59,4 +59,16 @@ void cli_progress(void *label, int done, int total);
 /* "2,4,6,8" -> bits (each 2..8); returns the count or -1. */
 int cli_parse_bits_list(const char *s, int *bits, int max);
 
+/* "W,A" -> w, a; 1 when each is 2..8 or 32. */
+int cli_parse_uniform(const char *s, int *w, int *a);
+/* What eval and quantize share: the configuration from --bits FILE (or
+ * --uniform W,A when bits is NULL) resolved into per-layer bits *wb / *ab
+ * (cv_free them), and the statistics from --stats FILE or, without it, a
+ * calibration on calib_n inputs of data (announced as "<who>: ..." unless
+ * who is NULL). */
+cleave_status cli_quant_setup(cleave_ctx *ctx, const cli_qmodel *m, const char *bits, int uw, int ua,
+                              const char *stats_path, const char *data, int calib_n,
+                              const char *who, quant_config *cfg, int **wb, int **ab,
+                              quant_stats *st);
+
 #endif

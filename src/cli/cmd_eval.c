@@ -126,18 +126,6 @@ static cleave_status eval_ort(cleave_ctx *ctx, const ir_graph *g, const cli_data
     return s;
 }
 
-static int parse_uniform(const char *s, int *w, int *a) {
-    char *e;
-    long x = strtol(s, &e, 10);
-    if (*e != ',') return 0;
-    long y = strtol(e + 1, &e, 10);
-    if (*e) return 0;
-    int okx = (x >= 2 && x <= 8) || x == 32, oky = (y >= 2 && y <= 8) || y == 32;
-    *w = (int)x;
-    *a = (int)y;
-    return okx && oky;
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *bits = NULL, *stats_path = NULL;
     int uw = 0, ua = 0, calib_n = 512, n = 0, batch = 100, threads = 1, as_json = 0, rc = 1;
@@ -151,7 +139,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--bits") && v) bits = v, i++;
         else if (!strcmp(a, "--stats") && v) stats_path = v, i++;
         else if (!strcmp(a, "--uniform") && v) {
-            if (!parse_uniform(v, &uw, &ua)) {
+            if (!cli_parse_uniform(v, &uw, &ua)) {
                 fprintf(stderr, "cleave eval: --uniform: expected W,A with each 2..8 or 32 (got '%s')\n", v);
                 return 2;
             }
@@ -213,31 +201,9 @@ int cmd_eval(int argc, char **argv) {
         goto err;
     }
     if (quantize) {
-        if (bits) {
-            if (quant_config_load(ctx, bits, &cfg)) goto err;
-        } else {
-            quant_config_uniform(&cfg, uw, ua);
-        }
-        wb = cv_malloc(sizeof(int) * (size_t)m.n_layers + 1);
-        ab = cv_malloc(sizeof(int) * (size_t)m.n_layers + 1);
-        if (!wb || !ab) {
-            cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+        if (cli_quant_setup(ctx, &m, bits, uw, ua, stats_path, data, calib_n, as_json ? NULL : "eval",
+                            &cfg, &wb, &ab, &st))
             goto err;
-        }
-        if (quant_config_resolve(ctx, &cfg, m.layers, m.n_layers, wb, ab)) goto err;
-        if (stats_path) {
-            if (quant_stats_load(ctx, stats_path, &st)) goto err;
-        } else {
-            char desc[256];
-            cv_tensor cx;
-            if (cli_calib_tensor(ctx, data, &m.in_spec, calib_n, 0, &cx, desc, sizeof desc)) goto err;
-            if (!as_json) printf("eval: no --stats: calibrating on %s\n", desc);
-            cleave_status s = quant_stats_create(ctx, m.g, m.layers, m.n_layers, Q_HIST_DEFAULT_BINS, &st);
-            quant_data qd = {&cx, 32, cli_progress, (void *)"calibrate"};
-            if (!s) s = quant_calibrate(ctx, m.g, m.layers, m.n_layers, &qd, &st);
-            cv_aligned_free(cx.data);
-            if (s) goto err;
-        }
         if (ir_graph_clone(ctx, m.g, &qg)) goto err;
         if (quant_apply(ctx, qg, m.layers, m.n_layers, wb, ab, &cfg, &st, &info)) goto err;
         /* ONNX Runtime gets the QDQ file (it lowers it itself) */

@@ -41,14 +41,10 @@ int cmd_quantize(int argc, char **argv) {
         else if (!strcmp(a, "--data") && v) data = v, i++;
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) outp = v, i++;
         else if (!strcmp(a, "--uniform") && v) {
-            char *e;
-            long w = strtol(v, &e, 10), x = *e == ',' ? strtol(e + 1, &e, 10) : 0;
-            if (*e || !((w >= 2 && w <= 8) || w == 32) || !((x >= 2 && x <= 8) || x == 32)) {
+            if (!cli_parse_uniform(v, &uw, &ua)) {
                 fprintf(stderr, "cleave quantize: --uniform: expected W,A with each 2..8 or 32\n");
                 return 2;
             }
-            uw = (int)w;
-            ua = (int)x;
             i++;
         } else if (!strcmp(a, "--calib-n")) {
             if (!cli_parse_int(a, v, 1, 1 << 20, &calib_n)) return 2;
@@ -82,31 +78,9 @@ int cmd_quantize(int argc, char **argv) {
     int *wb = NULL, *ab = NULL;
     quant_apply_info info;
     if (cli_qmodel_load(ctx, model, &m)) goto err;
-    if (bits) {
-        if (quant_config_load(ctx, bits, &cfg)) goto err;
-    } else {
-        quant_config_uniform(&cfg, uw, ua);
-    }
-    wb = cv_malloc(sizeof(int) * (size_t)m.n_layers + 1);
-    ab = cv_malloc(sizeof(int) * (size_t)m.n_layers + 1);
-    if (!wb || !ab) {
-        cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+    if (cli_quant_setup(ctx, &m, bits, uw, ua, stats_path, data, calib_n, "quantize", &cfg, &wb, &ab,
+                        &st))
         goto err;
-    }
-    if (quant_config_resolve(ctx, &cfg, m.layers, m.n_layers, wb, ab)) goto err;
-    if (stats_path) {
-        if (quant_stats_load(ctx, stats_path, &st)) goto err;
-    } else {
-        char desc[256];
-        cv_tensor cx;
-        if (cli_calib_tensor(ctx, data, &m.in_spec, calib_n, 0, &cx, desc, sizeof desc)) goto err;
-        printf("quantize: calibrating on %s\n", desc);
-        cleave_status s = quant_stats_create(ctx, m.g, m.layers, m.n_layers, Q_HIST_DEFAULT_BINS, &st);
-        quant_data qd = {&cx, 32, cli_progress, (void *)"calibrate"};
-        if (!s) s = quant_calibrate(ctx, m.g, m.layers, m.n_layers, &qd, &st);
-        cv_aligned_free(cx.data);
-        if (s) goto err;
-    }
     if (quant_apply(ctx, m.g, m.layers, m.n_layers, wb, ab, &cfg, &st, &info)) goto err;
     if (onnx_save_file(ctx, m.g, outp)) goto err;
     printf("quantize: wrote %s: %d weights and %d activations quantized; those weights %.1f KB "
