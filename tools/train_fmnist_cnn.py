@@ -18,8 +18,6 @@ reproduces both files byte for byte.
 Must be run with Debian's Python (torch 1.13): /usr/bin/python3.
 """
 import argparse
-import gzip
-import hashlib
 import json
 import os
 import random
@@ -32,37 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
-MEAN = 0.2860
-STD = 0.3530
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-
-
-def read_idx(path):
-    """Read a (gzipped) IDX file into a numpy array."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: not an IDX file")
-    dtype_code, ndim = data[2], data[3]
-    if dtype_code != 0x08:
-        raise ValueError(f"{path}: expected unsigned byte data (0x08), got 0x{dtype_code:02x}")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    off = 4 + 4 * ndim
-    n = int(np.prod(dims))
-    if len(data) - off != n:
-        raise ValueError(f"{path}: expected {n} data bytes, found {len(data) - off}")
-    return np.frombuffer(data, dtype=np.uint8, offset=off).reshape(dims)
-
-
-def load_split(data_dir, split):
-    x = read_idx(os.path.join(data_dir, f"{split}-images-idx3-ubyte.gz"))
-    y = read_idx(os.path.join(data_dir, f"{split}-labels-idx1-ubyte.gz"))
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{split}: {x.shape[0]} images but {y.shape[0]} labels")
-    return x, y
+from fmnist_common import CLASSES, DATA_DIR, MEAN, STD, load_split, sha256_file
 
 
 def normalise(x_u8):
@@ -97,14 +65,6 @@ def evaluate(model, x, y, batch=1000):
             pred = model(x[i:i + batch]).argmax(1)
             correct += int((pred == y[i:i + batch]).sum())
     return correct / x.shape[0]
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():
