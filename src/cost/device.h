@@ -1,0 +1,50 @@
+/* cost/device: a device description (devices/*.json, "cleave-device" v1,
+ * documented in docs/devices.md): cores, peak throughput per compute dtype,
+ * achieved fraction of that peak per op class, memory bandwidth, memory
+ * available to the model and the fixed cost of one node. The roofline
+ * predictor and the edge emulation read it; `cleave profile
+ * --calibrate-device` fills one by micro-benchmarks on this machine. */
+#ifndef CLEAVE_COST_DEVICE_H
+#define CLEAVE_COST_DEVICE_H
+
+#include "cost/cost.h"
+
+#define COST_DEVICE_VERSION 1
+
+typedef struct cost_device {
+    char name[64];
+    char kind[16];          /* "edge", "cloud" or "host" */
+    char description[256];
+    int cores;              /* cores the model may use */
+    double freq_ghz;        /* nominal clock (informative; 0 = unknown) */
+    /* Peak arithmetic per core: GFLOP/s for fp32 (2 per MAC), GOP/s for int8. */
+    double peak_gops[COST_DT_N];
+    /* Fraction of peak real kernels reach, per dtype and op class (0 < e <= 1). */
+    double efficiency[COST_DT_N][COST_OP_N];
+    double mem_bw_gbs;      /* sustained memory bandwidth, GB/s (all cores) */
+    double mem_bytes;       /* memory available to the model (weights + activations) */
+    double op_overhead_us;  /* fixed cost per executed node */
+    char sources[1024];     /* where the figures come from (free text) */
+    char calibrated[128];   /* "" or how/when measured ("cleave 0.x micro-benchmarks, <date>") */
+} cost_device;
+
+/* Load and validate: every required field present and in range; errors
+ * name the file and the field ("devices/x.json: peak_gops.fp32: must be > 0"). */
+cleave_status cost_device_load(cleave_ctx *ctx, const char *path, cost_device *d);
+cleave_status cost_device_save(cleave_ctx *ctx, const char *path, const cost_device *d);
+cleave_status cost_device_validate(cleave_ctx *ctx, const char *where, const cost_device *d);
+
+/* Achieved throughput in GOP/s of class c at dtype t with `threads` threads
+ * (peak x efficiency x min(threads, cores)). */
+double cost_device_gops(const cost_device *d, cost_dtype t, cost_op_class c, int threads);
+
+/* Roofline time of one node in ms: max(arithmetic / achieved throughput,
+ * bytes moved / bandwidth) + per-node overhead. */
+double cost_roofline_node_ms(const cost_device *d, const cost_features *f, int threads);
+
+/* Micro-benchmarks on the current machine (a few seconds): fills cores,
+ * peaks, efficiencies, bandwidth and overhead of d; progress on stderr
+ * when progress != 0. */
+cleave_status cost_device_calibrate(cleave_ctx *ctx, int threads, int progress, cost_device *d);
+
+#endif
