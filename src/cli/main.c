@@ -16,6 +16,9 @@ static const struct {
     {"calibrate", cmd_calibrate, "activation statistics and per-layer distortion tables"},
     {"eval", cmd_eval, "top-1 accuracy (per exit), fp32 and quantized, and SQNR"},
     {"quantize", cmd_quantize, "write a mixed-precision QDQ ONNX model"},
+    {"profile", cmd_profile, "per-node latency profile, device calibration, predictor validation"},
+    {"emulate", cmd_emulate, "run a command on an emulated slower device (cgroup CPU quota)"},
+    {"link", cmd_link, "link model: predicted vs measured HTTP transfer times"},
 };
 
 static void usage(FILE *f) {
