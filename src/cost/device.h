@@ -1,4 +1,4 @@
-/* cost/device: a device description (devices/*.json, "cleave-device" v1,
+/* cost/device: a device description (devices/NAME.json, "cleave-device" v1,
  * documented in docs/devices.md): cores, peak throughput per compute dtype,
  * achieved fraction of that peak per op class, memory bandwidth, memory
  * available to the model and the fixed cost of one node. The roofline
@@ -33,18 +33,31 @@ typedef struct cost_device {
 cleave_status cost_device_load(cleave_ctx *ctx, const char *path, cost_device *d);
 cleave_status cost_device_save(cleave_ctx *ctx, const char *path, const cost_device *d);
 cleave_status cost_device_validate(cleave_ctx *ctx, const char *where, const cost_device *d);
+/* Efficiency a loaded file gets for an op class it does not list. */
+double cost_device_default_efficiency(cost_op_class c);
+/* "262144", "256KiB", "4MiB", "1GiB", "1.5GB" -> bytes (K/Ki = 1024, KB = 1000);
+ * 0 when s is not a size. */
+int cost_parse_bytes(const char *s, double *out);
 
 /* Achieved throughput in GOP/s of class c at dtype t with `threads` threads
- * (peak x efficiency x min(threads, cores)). */
+ * (peak x efficiency x min(threads, cores); threads <= 0 means all cores). */
 double cost_device_gops(const cost_device *d, cost_dtype t, cost_op_class c, int threads);
 
 /* Roofline time of one node in ms: max(arithmetic / achieved throughput,
- * bytes moved / bandwidth) + per-node overhead. */
+ * bytes moved / bandwidth) + per-node overhead. Arithmetic = 2 x MACs when
+ * the node has MACs (conv, dwconv, gemm), else its flops; bytes = input +
+ * output + parameter bytes. What it ignores: see src/cost/roofline.c. */
 double cost_roofline_node_ms(const cost_device *d, const cost_features *f, int threads);
 
 /* Micro-benchmarks on the current machine (a few seconds): fills cores,
  * peaks, efficiencies, bandwidth and overhead of d; progress on stderr
- * when progress != 0. */
+ * when progress != 0. threads <= 0: the context's thread count. Method in
+ * docs/devices.md. */
 cleave_status cost_device_calibrate(cleave_ctx *ctx, int threads, int progress, cost_device *d);
+/* The same with a time budget in seconds (cost_device_calibrate: 4 s; the
+ * time to compile the benchmark graphs comes on top). Under 1 s the shapes
+ * and buffers shrink (a smoke test, not a calibration). */
+cleave_status cost_device_calibrate_budget(cleave_ctx *ctx, int threads, int progress, double seconds,
+                                           cost_device *d);
 
 #endif
