@@ -1,11 +1,259 @@
-/* cleave profile: being written (issue 5). */
+/* cleave profile: per-node latency of a model on this machine (median,
+ * mean and spread over repeated runs, plus the whole model without timers)
+ * written as a "cleave-profile" file; --calibrate-device measures this
+ * machine's device description; --validate compares the predictors. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "cli/cli.h"
+#include "base/sha256.h"
+#include "cli/cli_cost.h"
+#include "cli/cli_quant.h"
+
+static void help(void) {
+    printf("usage: cleave profile MODEL.onnx [options] [-o profile.json]\n"
+           "       cleave profile --calibrate-device [--threads N] [--name NAME] -o devices/this.json\n"
+           "       cleave profile --validate [options] MODEL.onnx... (see cleave profile --validate --help)\n\n"
+           "Measures every node of the optimized model (warm-up, repeated runs: median, mean,\n"
+           "p10/p90) and the whole model without per-node timers. Format: docs/profiling.md.\n\n"
+           "options:\n"
+           "  --threads N        engine threads (default 1)\n"
+           "  --dtype fp32|int8  int8 quantizes an fp32 model uniformly to 8 bits (calibrated\n"
+           "                     on --calib data) and runs integer kernels (default fp32;\n"
+           "                     a QDQ model runs int8 anyway)\n"
+           "  --calib SPEC       calibration data for --dtype int8: random | fashion-mnist |\n"
+           "                     FILE.npy (default random, 16 inputs)\n"
+           "  --warmup N         untimed runs first (default 5)\n"
+           "  --repeat N         timed runs (default 30)\n"
+           "  --input FILE       input tensor (.npy/.pb; default seeded N(0,1) values)\n"
+           "  --shape [NAME=]S   input shape when not declared (e.g. 1x3x224x224)\n"
+           "  --device-name S    label stored in the profile (default \"this-machine\")\n"
+           "  --top N            print the N slowest nodes (default 10; 0 = none)\n"
+           "  -o FILE            write the profile (JSON)\n"
+           "  --json             print the profile JSON on stdout instead of the table\n"
+           "  --calibrate-device micro-benchmark this machine into a device description\n"
+           "  --name NAME        device name for --calibrate-device (default this-machine)\n"
+           "  -h, --help         this text\n");
+}
+
+cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
+                                cost_profile *out) {
+    memset(out, 0, sizeof *out);
+    char sha[65];
+    CV_TRY(cv_sha256_file(ctx, path, sha));
+    cleave_status st = CLEAVE_OK;
+    cli_qmodel m;
+    memset(&m, 0, sizeof m);
+    ir_graph *g = NULL, *owned = NULL;
+    cv_tensor specs[CLI_MAX_INPUTS];
+    memset(specs, 0, sizeof specs);
+    int n_in = 0;
+    int *wb = NULL, *ab = NULL;
+    quant_stats qs;
+    memset(&qs, 0, sizeof qs);
+    if (o->dtype == COST_DT_INT8) {
+        if ((st = cli_qmodel_load(ctx, path, &m))) goto out;
+        quant_config cfg;
+        if ((st = cli_quant_setup(ctx, &m, NULL, 8, 8, NULL, o->calib ? o->calib : "random", 16,
+                                  NULL, &cfg, &wb, &ab, &qs)))
+            goto out;
+        if ((st = ir_graph_clone(ctx, m.g, &owned))) goto out;
+        quant_apply_info info;
+        if ((st = quant_apply(ctx, owned, m.layers, m.n_layers, wb, ab, &cfg, &qs, &info))) goto out;
+        int n_int = 0;
+        if ((st = quant_lower_int8(ctx, owned, &n_int))) goto out;
+        g = owned;
+    } else {
+        if ((st = cli_load_model(ctx, path, 1, &owned, NULL))) goto out;
+        g = owned;
+    }
+    if (o->input) {
+        if ((st = cli_read_tensor(ctx, o->input, &specs[0], NULL))) goto out;
+        n_in = 1;
+    } else {
+        cli_shapes none = {.batch = 1};
+        if ((st = cli_input_specs(ctx, g, o->shapes ? o->shapes : &none, specs, &n_in))) goto out;
+        for (int k = 0; k < n_in; k++)
+            if ((st = cli_random_tensor(ctx, &specs[k], 1234 + (uint64_t)k))) goto out;
+    }
+    const char *slash = strrchr(path, '/');
+    char label[96];
+    snprintf(label, sizeof label, "profiling %s", slash ? slash + 1 : path);
+    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat,
+                              o->quiet ? NULL : cli_progress, label, out);
+    if (st) goto out;
+    out->model = cv_strdup(path);
+    memcpy(out->model_sha256, sha, sizeof sha);
+    const char *emu = getenv("CLEAVE_EMULATION");
+    snprintf(out->emulation, sizeof out->emulation, "%s", emu ? emu : "");
+    if (!out->model) st = cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+out:
+    if (m.g) {
+        quant_stats_free(&qs);
+        cli_qmodel_free(&m);
+    }
+    cv_free(wb);
+    cv_free(ab);
+    for (int k = 0; k < CLI_MAX_INPUTS; k++) cv_aligned_free(specs[k].data);
+    if (owned) ir_graph_destroy(owned);
+    return st;
+}
+
+static void print_profile(const cost_profile *p, int top) {
+    double sum_med = cost_profile_sum_median(p), sum_mean = cost_profile_sum_mean(p);
+    printf("model        %s (sha256 %.16s...)\n", p->model, p->model_sha256);
+    printf("device       %s%s%s, %d thread%s, %s\n", p->device, p->emulation[0] ? ", emulated: " : "",
+           p->emulation, p->threads, p->threads > 1 ? "s" : "", cost_dtype_name(p->dtype));
+    printf("inputs       %s\n", p->input_shapes);
+    printf("whole model  median %.3f ms  mean %.3f  min %.3f  p10 %.3f  p90 %.3f  (%d runs after %d warm-up)\n",
+           p->whole.median_ms, p->whole.mean_ms, p->whole.min_ms, p->whole.p10_ms, p->whole.p90_ms,
+           p->repeat, p->warmup);
+    printf("nodes        %d; sum of medians %.3f ms (%+.1f%% vs whole median), sum of means %.3f ms (%+.1f%%)\n",
+           p->n, sum_med, 100.0 * (sum_med / p->whole.median_ms - 1), sum_mean,
+           100.0 * (sum_mean / p->whole.median_ms - 1));
+    double cls_ms[COST_OP_N] = {0};
+    int cls_n[COST_OP_N] = {0};
+    for (int i = 0; i < p->n; i++) cls_ms[p->nodes[i].f.cls] += p->nodes[i].t.median_ms, cls_n[p->nodes[i].f.cls]++;
+    printf("by class    ");
+    for (int c = 0; c < COST_OP_N; c++)
+        if (cls_n[c]) printf("  %s %.3f ms (%d)", cost_op_class_name((cost_op_class)c), cls_ms[c], cls_n[c]);
+    printf("\n");
+    if (top <= 0 || p->n == 0) return;
+    int *idx = cv_malloc(sizeof(int) * (size_t)p->n);
+    if (!idx) return;
+    for (int i = 0; i < p->n; i++) idx[i] = i;
+    for (int a = 1; a < p->n; a++) { /* insertion sort by median, descending; stable */
+        int x = idx[a], b = a - 1;
+        while (b >= 0 && p->nodes[idx[b]].t.median_ms < p->nodes[x].t.median_ms) idx[b + 1] = idx[b], b--;
+        idx[b + 1] = x;
+    }
+    printf("\n%-4s %-32s %-14s %-7s %10s %10s %10s %12s\n", "#", "node", "op", "class", "median ms",
+           "p10", "p90", "MACs");
+    for (int k = 0; k < top && k < p->n; k++) {
+        const cost_prof_node *n = &p->nodes[idx[k]];
+        printf("%-4d %-32.32s %-14.14s %-7s %10.4f %10.4f %10.4f %12.0f\n", idx[k], n->f.name,
+               n->f.op_type, cost_op_class_name(n->f.cls), n->t.median_ms, n->t.p10_ms, n->t.p90_ms,
+               n->f.macs);
+    }
+    cv_free(idx);
+}
+
+static int calibrate_device(int threads, const char *name, const char *outp) {
+    cleave_ctx *ctx;
+    if (cleave_ctx_create(&ctx)) return 1;
+    cleave_ctx_set_threads(ctx, threads);
+    cost_device d;
+    memset(&d, 0, sizeof d);
+    int rc = 0;
+    if (cost_device_calibrate(ctx, threads, 1, &d)) {
+        rc = cli_error(ctx);
+    } else {
+        snprintf(d.name, sizeof d.name, "%s", name);
+        if (outp && cost_device_save(ctx, outp, &d)) rc = cli_error(ctx);
+        else {
+            printf("device       %s (%d cores, %s)\n", d.name, d.cores, d.calibrated);
+            printf("peak/core    fp32 %.1f GFLOP/s, int8 %.1f GOP/s\n", d.peak_gops[COST_DT_FP32],
+                   d.peak_gops[COST_DT_INT8]);
+            for (int t = 0; t < COST_DT_N; t++) {
+                printf("efficiency   %-5s", cost_dtype_name((cost_dtype)t));
+                for (int c = 0; c < COST_OP_N; c++)
+                    printf(" %s %.2f", cost_op_class_name((cost_op_class)c), d.efficiency[t][c]);
+                printf("\n");
+            }
+            printf("memory       %.1f GB/s; per-node overhead %.2f us\n", d.mem_bw_gbs, d.op_overhead_us);
+            if (outp) printf("written      %s\n", outp);
+        }
+    }
+    cleave_ctx_destroy(ctx);
+    return rc;
+}
 
 int cmd_profile(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cleave profile: not implemented yet\n");
-    return 2;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--validate")) return cmd_profile_validate(argc, argv);
+    const char *model = NULL, *outp = NULL, *devname = "this-machine", *name = "this-machine";
+    int threads = 1, top = 10, json = 0, calib_dev = 0, rc = 1;
+    cli_shapes shapes = {.batch = 1};
+    cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30, .shapes = &shapes};
+    cleave_ctx *ctx;
+    if (cleave_ctx_create(&ctx)) return 1;
+    cost_profile prof;
+    memset(&prof, 0, sizeof prof);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help();
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--threads")) {
+            if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
+            i++;
+        } else if (!strcmp(a, "--warmup")) {
+            if (!cli_parse_int(a, v, 0, 100000, &o.warmup)) goto out;
+            i++;
+        } else if (!strcmp(a, "--repeat")) {
+            if (!cli_parse_int(a, v, 1, 1000000, &o.repeat)) goto out;
+            i++;
+        } else if (!strcmp(a, "--top")) {
+            if (!cli_parse_int(a, v, 0, 100000, &top)) goto out;
+            i++;
+        } else if (!strcmp(a, "--dtype") && v) {
+            int d = cost_dtype_parse(v);
+            if (d < 0) {
+                fprintf(stderr, "cleave profile: --dtype must be fp32 or int8, not '%s'\n", v);
+                goto out;
+            }
+            o.dtype = (cost_dtype)d;
+            i++;
+        } else if (!strcmp(a, "--calib") && v) o.calib = v, i++;
+        else if (!strcmp(a, "--input") && v) o.input = v, i++;
+        else if (!strcmp(a, "--shape") && v) {
+            if (cli_parse_shape(ctx, v, &shapes)) goto err;
+            i++;
+        } else if (!strcmp(a, "--device-name") && v) devname = v, i++;
+        else if (!strcmp(a, "--name") && v) name = v, i++;
+        else if (!strcmp(a, "-o") && v) outp = v, i++;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--calibrate-device")) calib_dev = 1;
+        else if (a[0] == '-') {
+            fprintf(stderr, "cleave profile: unknown option or missing value '%s' (see --help)\n", a);
+            goto out;
+        } else if (!model) model = a;
+        else {
+            fprintf(stderr, "cleave profile: unexpected argument '%s'\n", a);
+            goto out;
+        }
+    }
+    if (calib_dev) {
+        if (model) {
+            fprintf(stderr, "cleave profile: --calibrate-device takes no model\n");
+            goto out;
+        }
+        rc = calibrate_device(threads, name, outp);
+        goto out;
+    }
+    if (!model) {
+        fprintf(stderr, "cleave profile: no model given (see --help)\n");
+        goto out;
+    }
+    cleave_ctx_set_threads(ctx, threads);
+    o.quiet = json;
+    if (cli_profile_model(ctx, model, &o, &prof)) goto err;
+    snprintf(prof.device, sizeof prof.device, "%s", devname);
+    if (outp && cost_profile_save(ctx, outp, &prof)) goto err;
+    if (json) {
+        if (cost_profile_save(ctx, "/dev/stdout", &prof)) goto err;
+    } else {
+        print_profile(&prof, top);
+        if (outp) printf("written      %s\n", outp);
+    }
+    rc = 0;
+    goto out;
+err:
+    rc = cli_error(ctx);
+out:
+    cost_profile_free(&prof);
+    cleave_ctx_destroy(ctx);
+    return rc;
 }

@@ -1,0 +1,28 @@
+/* cli cost: what `profile` and its --validate share: load a model for a
+ * compute dtype (int8: quantized uniformly and lowered to integer kernels)
+ * and measure its profile. */
+#ifndef CLEAVE_CLI_COST_H
+#define CLEAVE_CLI_COST_H
+
+#include "cli/cli.h"
+#include "cost/device.h"
+#include "cost/profile.h"
+
+typedef struct cli_prof_opts {
+    cost_dtype dtype;
+    int warmup, repeat;
+    const char *input;     /* tensor file or NULL (seeded random input) */
+    const cli_shapes *shapes;
+    const char *calib;     /* int8: calibration data spec (default "random") */
+    int quiet;             /* no progress bar */
+} cli_prof_opts;
+
+/* Load `path` (fp32 models become uniform 8-bit QDQ, lowered, when
+ * o->dtype is int8), measure and fill model, model_sha256 and emulation
+ * (from $CLEAVE_EMULATION). */
+cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
+                                cost_profile *out);
+
+int cmd_profile_validate(int argc, char **argv);
+
+#endif

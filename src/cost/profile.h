@@ -1,0 +1,60 @@
+/* cost/profile: measured per-node latency of a compiled model on the
+ * machine it runs on ("cleave-profile" v1 JSON, docs/profiling.md). Each
+ * node keeps its features, so predictors can be fitted from profile files
+ * alone; the model's SHA-256 ties a profile to the exact file. */
+#ifndef CLEAVE_COST_PROFILE_H
+#define CLEAVE_COST_PROFILE_H
+
+#include "cost/cost.h"
+
+#define COST_PROFILE_VERSION 1
+
+typedef struct cost_stat {
+    double median_ms, mean_ms, min_ms, p10_ms, p90_ms;
+} cost_stat;
+
+typedef struct cost_prof_node {
+    cost_features f; /* name/op_type point into the profile's own strings */
+    cost_stat t;
+} cost_prof_node;
+
+typedef struct cost_profile {
+    char model_sha256[65];
+    char *model;        /* path as given */
+    char device[64];    /* label of where it was measured */
+    char emulation[160];/* "" or the emulated device and slowdown (CLEAVE_EMULATION) */
+    cost_dtype dtype;
+    int threads, warmup, repeat;
+    char input_shapes[256];
+    cost_stat whole;    /* whole-model runs, without per-node timers */
+    int n;
+    cost_prof_node *nodes;
+} cost_profile;
+
+typedef void (*cost_progress_fn)(void *user, int done, int total);
+
+/* Measure: compiles the graph twice (with and without per-node timers),
+ * then `warmup` untimed runs of each and `repeat` alternating timed runs.
+ * The graph must be optimized; in[] are the inputs. Fills everything but
+ * model/model_sha256/device. */
+cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
+                                   int n_in, int warmup, int repeat, cost_progress_fn progress,
+                                   void *user, cost_profile *out);
+
+cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_profile *p);
+/* Load and validate; expect_sha256 (may be NULL) must match the profile's
+ * model hash, else an error naming both files. */
+cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *expect_sha256,
+                                cost_profile *p);
+void cost_profile_free(cost_profile *p);
+
+/* Sums of the node medians and means. */
+double cost_profile_sum_median(const cost_profile *p);
+double cost_profile_sum_mean(const cost_profile *p);
+/* Index of the node with this name, -1 if none. */
+int cost_profile_find(const cost_profile *p, const char *name);
+
+/* Statistics of n samples (sorted in place). */
+void cost_stat_of(double *ms, int n, cost_stat *s);
+
+#endif
