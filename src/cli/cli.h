@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_link(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 /* Print "cleave: <error>" from the context and return exit code 1. */
 int cli_error(cleave_ctx *ctx);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sha256.h"
 #include "cli/cli_quant.h"
 
 static void help(void) {
@@ -223,6 +224,11 @@ int cmd_calibrate(int argc, char **argv) {
     printf("calibrate: %s: %d quantization points; %s\n", model, m.n_layers, desc);
     if (quant_stats_create(ctx, m.g, m.layers, m.n_layers, bins, &st)) goto err;
     st.model = cv_strdup(model);
+    {
+        char sha[65];
+        if (cv_sha256_file(ctx, model, sha)) goto err;
+        st.model_sha256 = cv_strdup(sha);
+    }
     quant_data qd = {&x, batch, cli_progress, (void *)"calibrate"};
     double t0 = cv_now_ms();
     if (quant_calibrate(ctx, m.g, m.layers, m.n_layers, &qd, &st)) goto err;

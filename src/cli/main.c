@@ -18,6 +18,7 @@ static const struct {
     {"quantize", cmd_quantize, "write a mixed-precision QDQ ONNX model"},
     {"profile", cmd_profile, "per-node latency profile, device calibration, predictor validation"},
     {"emulate", cmd_emulate, "run a command on an emulated slower device (cgroup CPU quota)"},
+    {"plan", cmd_plan, "where to cut a model and with which bits: Pareto front and baselines"},
     {"link", cmd_link, "link model: predicted vs measured HTTP transfer times"},
 };
 

@@ -274,3 +274,76 @@ json_t *quant_table_json(const quant_table *t, const quant_layer *l) {
     json_object_set_new(root, "layers", layers);
     return root;
 }
+
+static int entries_parse(json_t *arr, int n_bits, quant_distortion *out) {
+    if (json_is_null(arr) || !arr) {
+        for (int j = 0; j < n_bits; j++) out[j].mse = out[j].flip = NAN;
+        return 1;
+    }
+    if (!json_is_array(arr) || (int)json_array_size(arr) != n_bits) return 0;
+    for (int j = 0; j < n_bits; j++) {
+        json_t *e = json_array_get(arr, (size_t)j);
+        if (json_is_null(e)) {
+            out[j].mse = out[j].flip = NAN;
+            continue;
+        }
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_number(json_array_get(e, 0)) ||
+            !json_is_number(json_array_get(e, 1)))
+            return 0;
+        out[j].mse = json_number_value(json_array_get(e, 0));
+        out[j].flip = json_number_value(json_array_get(e, 1));
+        if (!(out[j].mse >= 0) || !(out[j].flip >= 0)) return 0;
+    }
+    return 1;
+}
+
+cleave_status quant_table_parse(cleave_ctx *ctx, const char *path, json_t *o, const quant_layer *l,
+                                int n, quant_table *t) {
+    memset(t, 0, sizeof *t);
+    json_t *bits = json_object_get(o, "bits"), *layers = json_object_get(o, "layers");
+    if (!json_is_array(bits) || json_array_size(bits) < 1 || json_array_size(bits) > 8 ||
+        !json_is_array(layers))
+        return cv_fail(ctx, CLEAVE_E_PARSE, "%s: distortion: needs \"bits\" (1..8 widths) and \"layers\"", path);
+    t->n_bits = (int)json_array_size(bits);
+    for (int j = 0; j < t->n_bits; j++) {
+        json_t *b = json_array_get(bits, (size_t)j);
+        t->bits[j] = json_is_integer(b) ? (int)json_integer_value(b) : 0;
+        if (t->bits[j] < 1 || t->bits[j] > 8)
+            return cv_fail(ctx, CLEAVE_E_PARSE, "%s: distortion.bits[%d]: must be 1..8", path, j);
+    }
+    t->n_layers = n;
+    t->w = cv_calloc((size_t)(n * t->n_bits + 1), sizeof *t->w);
+    t->a = cv_calloc((size_t)(n * t->n_bits + 1), sizeof *t->a);
+    if (!t->w || !t->a) {
+        quant_table_free(t);
+        return cv_fail(ctx, CLEAVE_E_NOMEM, "%s: out of memory", path);
+    }
+    int *seen = cv_calloc((size_t)n + 1, sizeof *seen);
+    if (!seen) {
+        quant_table_free(t);
+        return cv_fail(ctx, CLEAVE_E_NOMEM, "%s: out of memory", path);
+    }
+    cleave_status st = CLEAVE_OK;
+    for (size_t i = 0; i < json_array_size(layers) && !st; i++) {
+        json_t *e = json_array_get(layers, i);
+        json_t *nm = json_object_get(e, "name");
+        const char *name = json_is_string(nm) ? json_string_value(nm) : NULL;
+        int k = name ? quant_layer_index(l, n, name) : -1;
+        if (k < 0)
+            st = cv_fail(ctx, CLEAVE_E_INVALID, "%s: distortion table has layer '%s' that the model "
+                         "lacks (statistics of another model?)", path, name ? name : "?");
+        else if (!entries_parse(json_object_get(e, "w"), t->n_bits, &t->w[k * t->n_bits]) ||
+                 !entries_parse(json_object_get(e, "a"), t->n_bits, &t->a[k * t->n_bits]))
+            st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: distortion: layer '%s': entries must be "
+                         "[mse, flip] pairs (>= 0) or null, one per bit width", path, name);
+        else
+            seen[k] = 1;
+    }
+    for (int k = 0; k < n && !st; k++)
+        if (!seen[k])
+            st = cv_fail(ctx, CLEAVE_E_INVALID, "%s: distortion table lacks layer '%s' of the model",
+                         path, l[k].name);
+    cv_free(seen);
+    if (st) quant_table_free(t);
+    return st;
+}

@@ -66,5 +66,9 @@ cleave_status quant_table_build(cleave_ctx *ctx, const ir_graph *g, const quant_
 void quant_table_free(quant_table *t);
 /* {"bits": [...], "layers": [{"name", "w": [[mse, flip], ...] | null, "a": ...}]} */
 json_t *quant_table_json(const quant_table *t, const quant_layer *l);
+/* Read that object back for the layers l (matched by name: a layer the
+ * file lacks, or a file layer l lacks, is an error naming it and path). */
+cleave_status quant_table_parse(cleave_ctx *ctx, const char *path, json_t *o, const quant_layer *l,
+                                int n, quant_table *t);
 
 #endif

@@ -1,0 +1,422 @@
+/* cleave plan: where to cut a model and with which bits. Loads the model,
+ * its quantization statistics and distortion tables (or makes them), the
+ * edge and cloud devices and predictors, and the link; searches every cut
+ * with the Lagrangian bit allocation; prints the Pareto front and the
+ * baselines; writes plan.json; optionally measures the accuracy of the top
+ * solutions with cleave's quantized execution. */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sha256.h"
+#include "cli/cli_cost.h"
+#include "cli/cli_quant.h"
+#include "cost/regress.h"
+#include "plan/planjson.h"
+
+static void help(void) {
+    printf("usage: cleave plan MODEL.onnx --edge DEV.json --cloud DEV.json --link RATE,RTT --mem SIZE\n"
+           "                  [--max-drop PT] [options] [-o plan.json]\n\n"
+           "Searches every cut of the model (a DAG: several tensors may cross) and, for the\n"
+           "edge part, per-layer weight bits by a Lagrangian rate-distortion allocation, and\n"
+           "the bits of the sent tensors; minimises predicted latency (edge + transfer +\n"
+           "cloud) under the edge memory budget and the predicted accuracy-drop bound.\n"
+           "Prints the Pareto front (latency, drop, memory) and the baselines priced by the\n"
+           "same model. Format of plan.json: docs/plan.md.\n\n"
+           "required:\n"
+           "  --edge FILE         edge device description (devices/*.json)\n"
+           "  --cloud FILE        cloud device description\n"
+           "  --link L            RATE[,RTT[,OVERHEAD]], e.g. 3mbit,20ms\n"
+           "  --mem SIZE          edge memory for weights + activations, e.g. 256KiB, 4MiB\n"
+           "options:\n"
+           "  --max-drop PT       predicted top-1 drop bound in points (default 1.0)\n"
+           "  --stats FILE        statistics with distortion tables (cleave calibrate); without\n"
+           "                      it they are measured now on --data (slower)\n"
+           "  --data SPEC         fashion-mnist[:DIR] | random | FILE.npy (default random)\n"
+           "  --calib-n N         calibration inputs when measuring now (default 256)\n"
+           "  --table-n N         inputs for the distortion tables when measuring now (default 128)\n"
+           "  --bits LIST         candidate widths (default 2,4,6,8)\n"
+           "  --input-bits B      width of the raw input when sent (default 8)\n"
+           "  --edge-profile F    measured fp32 profile of this model on the edge (cleave profile)\n"
+           "  --edge-profile-int8 F  measured int8 profile on the edge\n"
+           "  --cloud-profile F   measured profile on the cloud\n"
+           "  --regress F         fitted regression (else the roofline) where no profile is given\n"
+           "  --edge-threads N    threads on the edge (default: its cores)\n"
+           "  --cloud-threads N   threads on the cloud (default: its cores)\n"
+           "  --cut-cap N         most cuts to enumerate before using prefixes (default 20000)\n"
+           "  --measure K         measure the accuracy of the K fastest solutions and every\n"
+           "                      baseline on --data's test split (--n images, default 1000)\n"
+           "  --n N               images for --measure\n"
+           "  -o FILE             write plan.json\n"
+           "  --json              print plan.json on stdout instead of the table\n"
+           "  -h, --help          this text\n");
+}
+
+/* Per-node times of one side from a profile (by name, also NAME_int8),
+ * else a regression, else the roofline. int8: the node as lowered. */
+static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_features *feat, int n,
+                                const cost_profile *prof, const cost_regress *reg, const cost_device *dev,
+                                int threads, int int8, double *out, char *desc, size_t dlen) {
+    int from_prof = 0, missing = 0;
+    for (int i = 0; i < n; i++) {
+        cost_features f = feat[i];
+        int lowered = int8 && (f.cls == COST_OP_CONV || f.cls == COST_OP_DWCONV ||
+                               (f.cls == COST_OP_POOL && !strcmp(f.op_type, "MaxPool")) ||
+                               (f.cls == COST_OP_ELTWISE && !strcmp(f.op_type, "Add")));
+        if (lowered) {
+            f.dtype = COST_DT_INT8;
+            f.in_bytes /= 4, f.out_bytes /= 4;
+            f.param_bytes /= 4;
+        }
+        double t = NAN;
+        if (prof) {
+            int k = -1;
+            if (lowered) {
+                char nm[512];
+                snprintf(nm, sizeof nm, "%s_int8", f.name ? f.name : "");
+                k = cost_profile_find(prof, nm);
+            }
+            if (k < 0 && f.name) k = cost_profile_find(prof, f.name);
+            if (k >= 0) t = prof->nodes[k].t.median_ms, from_prof++;
+            else missing++;
+        }
+        if (isnan(t) && reg) t = cost_regress_node_ms(reg, &f, dev, threads);
+        if (isnan(t)) t = cost_roofline_node_ms(dev, &f, threads);
+        if (!(t >= 0) || !isfinite(t))
+            return cv_fail(ctx, CLEAVE_E_INVALID, "plan: %s: no usable time for node '%s'", side,
+                           f.name ? f.name : "?");
+        out[i] = t;
+    }
+    if (prof && missing)
+        snprintf(desc, dlen, "profile (%d nodes) + %s (%d nodes)", from_prof, reg ? "regression" : "roofline", missing);
+    else if (prof)
+        snprintf(desc, dlen, "profile");
+    else
+        snprintf(desc, dlen, "%s", reg ? "regression" : "roofline");
+    return CLEAVE_OK;
+}
+
+static int argmax_f(const float *x, int64_t n) {
+    int64_t b = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return (int)b;
+}
+
+/* Top-1 of the last output and agreement with ref (both on the same data). */
+static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, plan_measured *m) {
+    int k = o->n_out - 1;
+    int64_t per = o->per_sample[k];
+    int correct = 0, agree = 0, ref_correct = 0, labelled = cli_dataset_label(ds, 0) >= 0;
+    for (int i = 0; i < o->n; i++) {
+        int a = argmax_f(o->out[k] + per * i, per), b = argmax_f(ref->out[k] + per * i, per);
+        agree += a == b;
+        if (labelled) correct += a == cli_dataset_label(ds, i), ref_correct += b == cli_dataset_label(ds, i);
+    }
+    m->n = o->n;
+    m->agreement = (double)agree / o->n;
+    m->top1 = labelled ? 100.0 * correct / o->n : NAN;
+    m->fp32_top1 = labelled ? 100.0 * ref_correct / o->n : NAN;
+    m->drop = labelled ? m->fp32_top1 - m->top1 : 100.0 * (1 - m->agreement);
+}
+
+int cmd_plan(int argc, char **argv) {
+    const char *model = NULL, *edge_path = NULL, *cloud_path = NULL, *link_s = NULL, *mem_s = NULL,
+               *stats_path = NULL, *data = "random", *eprof_p = NULL, *eprof8_p = NULL, *cprof_p = NULL,
+               *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8";
+    double max_drop = 1.0;
+    int calib_n = 256, table_n = 128, input_bits = 8, ethreads = 0, cthreads = 0, measure = 0, n_meas = 1000,
+        json = 0, cut_cap = 20000, rc = 1;
+    cleave_ctx *ctx;
+    if (cleave_ctx_create(&ctx)) return 1;
+    cli_qmodel m;
+    memset(&m, 0, sizeof m);
+    cost_device edev, cdev;
+    cost_profile eprof, eprof8, cprof;
+    memset(&eprof, 0, sizeof eprof), memset(&eprof8, 0, sizeof eprof8), memset(&cprof, 0, sizeof cprof);
+    cost_regress *reg = NULL;
+    quant_stats st;
+    memset(&st, 0, sizeof st);
+    quant_table table;
+    memset(&table, 0, sizeof table);
+    rt_plan *p = NULL;
+    plan_dag *dag = NULL;
+    cost_features *feat = NULL;
+    double *e32 = NULL, *e8 = NULL, *cl = NULL;
+    int *node_layer = NULL, *tensor_layer = NULL;
+    plan_result res;
+    memset(&res, 0, sizeof res);
+    plan_measured *meas = NULL;
+    json_t *root = NULL, *sroot = NULL;
+    cv_tensor cx = {0};
+    quant_outputs ref = {0};
+    cli_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    char stats_desc[300] = "";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help();
+            rc = 0;
+            goto out;
+        }
+#define OPT_S(name, var) else if (!strcmp(a, name) && v) var = v, i++;
+#define OPT_I(name, var, lo, hi)                                                                   \
+    else if (!strcmp(a, name)) {                                                                   \
+        if (!cli_parse_int(a, v, lo, hi, &var)) goto out;                                          \
+        i++;                                                                                       \
+    }
+        OPT_S("--edge", edge_path)
+        OPT_S("--cloud", cloud_path)
+        OPT_S("--link", link_s)
+        OPT_S("--mem", mem_s)
+        OPT_S("--stats", stats_path)
+        OPT_S("--data", data)
+        OPT_S("--bits", bits_s)
+        OPT_S("--edge-profile", eprof_p)
+        OPT_S("--edge-profile-int8", eprof8_p)
+        OPT_S("--cloud-profile", cprof_p)
+        OPT_S("--regress", reg_p)
+        OPT_S("-o", outp)
+        OPT_I("--calib-n", calib_n, 1, 1 << 20)
+        OPT_I("--table-n", table_n, 1, 1 << 20)
+        OPT_I("--input-bits", input_bits, 1, 32)
+        OPT_I("--edge-threads", ethreads, 1, 4096)
+        OPT_I("--cloud-threads", cthreads, 1, 4096)
+        OPT_I("--measure", measure, 0, 1000)
+        OPT_I("--n", n_meas, 1, 1 << 20)
+        OPT_I("--cut-cap", cut_cap, 1, 100000000)
+        else if (!strcmp(a, "--max-drop") && v) {
+            char *e;
+            max_drop = strtod(v, &e);
+            if (*e || !(max_drop >= 0) || max_drop > 100) {
+                fprintf(stderr, "cleave plan: --max-drop: expected points in 0..100, not '%s'\n", v);
+                goto out;
+            }
+            i++;
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-') {
+            fprintf(stderr, "cleave plan: unknown option or missing value '%s' (see --help)\n", a);
+            goto out;
+        } else if (!model) model = a;
+        else {
+            fprintf(stderr, "cleave plan: unexpected argument '%s'\n", a);
+            goto out;
+        }
+#undef OPT_S
+#undef OPT_I
+    }
+    if (!model || !edge_path || !cloud_path || !link_s || !mem_s) {
+        fprintf(stderr, "cleave plan: needs MODEL, --edge, --cloud, --link and --mem (see --help)\n");
+        goto out;
+    }
+    plan_problem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.max_drop = max_drop;
+    pb.input_bits = input_bits;
+    pb.cut_cap = cut_cap;
+    int nb = cli_parse_bits_list(bits_s, pb.bits, PLAN_MAX_BITS);
+    if (nb < 0) {
+        fprintf(stderr, "cleave plan: --bits: expected up to %d widths like 2,4,6,8 (each 2..8)\n", PLAN_MAX_BITS);
+        goto out;
+    }
+    pb.n_bits = nb;
+    if (!cost_parse_bytes(mem_s, &pb.mem_budget) || !(pb.mem_budget > 0)) {
+        fprintf(stderr, "cleave plan: --mem: expected a size like 256KiB or 4MiB, not '%s'\n", mem_s);
+        goto out;
+    }
+    if (cost_link_parse(ctx, link_s, &pb.link)) goto err;
+    if (cost_device_load(ctx, edge_path, &edev) || cost_device_load(ctx, cloud_path, &cdev)) goto err;
+    char sha[65];
+    if (cv_sha256_file(ctx, model, sha)) goto err;
+    if (eprof_p && cost_profile_load(ctx, eprof_p, sha, &eprof)) goto err;
+    if (eprof8_p && cost_profile_load(ctx, eprof8_p, sha, &eprof8)) goto err;
+    if (cprof_p && cost_profile_load(ctx, cprof_p, sha, &cprof)) goto err;
+    if (reg_p && (cost_regress_create(ctx, NULL, &reg) || cost_regress_load(ctx, reg, reg_p))) goto err;
+    /* model, its DAG and features */
+    if (cli_qmodel_load(ctx, model, &m)) goto err;
+    if (rt_plan_create(ctx, m.g, NULL, 0, NULL, 0, &m.in_spec, NULL, &p)) goto err;
+    if (plan_dag_from_plan(ctx, m.g, p, &dag)) goto err;
+    int nf = 0;
+    if (cost_features_from_plan(ctx, m.g, p, &feat, &nf)) goto err;
+    /* statistics and distortion tables */
+    if (stats_path) {
+        json_error_t jerr;
+        sroot = json_load_file(stats_path, 0, &jerr);
+        if (!sroot) {
+            cv_fail(ctx, CLEAVE_E_PARSE, "%s:%d: %s", stats_path, jerr.line, jerr.text);
+            goto err;
+        }
+        json_t *ms = json_object_get(sroot, "model_sha256");
+        if (json_is_string(ms) && strcmp(json_string_value(ms), sha)) {
+            cv_fail(ctx, CLEAVE_E_INVALID, "%s: statistics of a different model (model_sha256 %.12s... is "
+                    "not %s's %.12s...)", stats_path, json_string_value(ms), model, sha);
+            goto err;
+        }
+        json_t *dj = json_object_get(sroot, "distortion");
+        if (!dj) {
+            cv_fail(ctx, CLEAVE_E_INVALID, "%s: no distortion tables (made with --no-tables?): run "
+                    "cleave calibrate %s -o %s", stats_path, model, stats_path);
+            goto err;
+        }
+        if (quant_stats_parse(ctx, stats_path, sroot, &st)) goto err;
+        if (quant_table_parse(ctx, stats_path, dj, m.layers, m.n_layers, &table)) goto err;
+        snprintf(stats_desc, sizeof stats_desc, "%s", stats_path);
+    } else {
+        char desc[200];
+        if (cli_calib_tensor(ctx, data, &m.in_spec, calib_n, 0, &cx, desc, sizeof desc)) goto err;
+        if (!json) fprintf(stderr, "plan: no --stats: calibrating on %s and measuring distortion tables\n", desc);
+        if (quant_stats_create(ctx, m.g, m.layers, m.n_layers, Q_HIST_DEFAULT_BINS, &st)) goto err;
+        quant_data qd = {&cx, 32, json ? NULL : cli_progress, (void *)"calibrate"};
+        if (quant_calibrate(ctx, m.g, m.layers, m.n_layers, &qd, &st)) goto err;
+        cv_tensor xt = cx;
+        if (xt.dims[0] > table_n) xt.dims[0] = table_n;
+        quant_outputs tref = {0};
+        if (quant_collect_outputs(ctx, m.g, &(quant_data){&xt, 32, NULL, NULL}, &tref)) goto err;
+        quant_config cfg;
+        quant_config_uniform(&cfg, 8, 8);
+        int tb[4] = {2, 4, 6, 8};
+        quant_data td = {&xt, 32, json ? NULL : cli_progress, (void *)"tables"};
+        cleave_status s = quant_table_build(ctx, m.g, m.layers, m.n_layers, &cfg, &st, &td, &tref, tb, 4, &table);
+        quant_outputs_free(&tref);
+        if (s) goto err;
+        snprintf(stats_desc, sizeof stats_desc, "measured now: %s, tables on %lld", desc, (long long)xt.dims[0]);
+    }
+    /* per-node times */
+    e32 = cv_malloc(sizeof(double) * (size_t)(nf + 1));
+    e8 = cv_malloc(sizeof(double) * (size_t)(nf + 1));
+    cl = cv_malloc(sizeof(double) * (size_t)(nf + 1));
+    node_layer = cv_malloc(sizeof(int) * (size_t)(dag->n_nodes + 1));
+    tensor_layer = cv_malloc(sizeof(int) * (size_t)(dag->n_tensors + 1));
+    if (!e32 || !e8 || !cl || !node_layer || !tensor_layer) {
+        cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+        goto err;
+    }
+    char ed[160], ed8[160], cd[160], epred[400], cpred[200];
+    int et = ethreads ? ethreads : edev.cores, ct = cthreads ? cthreads : cdev.cores;
+    if (side_times(ctx, "edge fp32", feat, nf, eprof_p ? &eprof : NULL, reg, &edev, et, 0, e32, ed, sizeof ed)) goto err;
+    if (side_times(ctx, "edge int8", feat, nf, eprof8_p ? &eprof8 : NULL, reg, &edev, et, 1, e8, ed8, sizeof ed8)) goto err;
+    if (side_times(ctx, "cloud", feat, nf, cprof_p ? &cprof : NULL, reg, &cdev, ct, 0, cl, cd, sizeof cd)) goto err;
+    snprintf(epred, sizeof epred, "fp32: %s; int8: %s", ed, ed8);
+    snprintf(cpred, sizeof cpred, "%s", cd);
+    plan_map_layers(m.g, dag, m.layers, m.n_layers, node_layer, tensor_layer);
+    pb.dag = dag;
+    pb.feat = feat;
+    pb.edge_fp32_ms = e32, pb.edge_int8_ms = e8, pb.cloud_ms = cl;
+    pb.layers = m.layers, pb.n_layers = m.n_layers;
+    pb.node_layer = node_layer, pb.tensor_layer = tensor_layer;
+    pb.table = &table;
+    pb.kappa = plan_fit_kappa(&table);
+    if (plan_search(ctx, &pb, &res)) goto err;
+    /* measured accuracy */
+    if (measure > 0) {
+        meas = cv_calloc((size_t)res.n_sol, sizeof *meas);
+        if (!meas) goto err;
+        if (cli_dataset_open(ctx, data, "test", &m.in_spec, &ds)) goto err;
+        int total = ds.count < n_meas ? ds.count : n_meas;
+        if (ds.kind == CLI_DATA_RANDOM) total = n_meas;
+        int *idx = cv_malloc(sizeof(int) * (size_t)total);
+        if (!idx) goto err;
+        for (int i = 0; i < total; i++) idx[i] = i;
+        cv_tensor xt = {0};
+        cleave_status s = cli_dataset_tensor(ctx, &ds, idx, total, &xt);
+        cv_free(idx);
+        if (s) goto err;
+        quant_data qd = {&xt, 50, NULL, NULL};
+        s = quant_collect_outputs(ctx, m.g, &qd, &ref);
+        quant_config cfg;
+        quant_config_uniform(&cfg, 8, 8);
+        for (int k = 0; k < res.n_sol && !s; k++) {
+            if (res.sol[k].method == PLAN_AUTO_SPLIT && k >= measure) continue;
+            if (!json) cli_progress((void *)"plan: measuring accuracy", k + 1, res.n_sol);
+            ir_graph *qg = NULL;
+            quant_apply_info info;
+            quant_outputs o = {0};
+            int n_int = 0;
+            s = ir_graph_clone(ctx, m.g, &qg);
+            if (!s) s = quant_apply(ctx, qg, m.layers, m.n_layers, res.sol[k].wbits, res.sol[k].abits, &cfg, &st, &info);
+            if (!s) s = quant_lower_int8(ctx, qg, &n_int);
+            if (!s) s = quant_collect_outputs(ctx, qg, &qd, &o);
+            if (!s) score(&o, &ref, &ds, &meas[k]);
+            quant_outputs_free(&o);
+            ir_graph_destroy(qg);
+        }
+        cv_aligned_free(xt.data);
+        if (s) goto err;
+    }
+    plan_meta meta = {model, sha, edev.name, cdev.name, epred, cpred, stats_desc};
+    root = plan_result_json(m.g, &pb, &res, &meta, meas);
+    if (outp && json_dump_file(root, outp, JSON_INDENT(1) | JSON_REAL_PRECISION(10))) {
+        cv_fail(ctx, CLEAVE_E_IO, "%s: cannot write", outp);
+        goto err;
+    }
+    if (json) {
+        char *t = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+        if (t) printf("%s\n", t);
+        free(t);
+    } else {
+        char lk[128];
+        cost_link_format(&pb.link, lk, sizeof lk);
+        printf("model      %s: %d nodes, %d quantization points\n", model, dag->n_nodes, m.n_layers);
+        printf("edge       %s (%s)   cloud %s (%s)\n", edev.name, epred, cdev.name, cpred);
+        printf("link       %s   memory budget %.0f KiB   max drop %.2f pt   bits %s\n", lk,
+               pb.mem_budget / 1024, pb.max_drop, bits_s);
+        if (res.cuts_prefix_fallback)
+            printf("cuts       more than %d: used the %d prefixes of the schedule; %d fit the memory\n",
+                   cut_cap, dag->n_nodes + 1, res.cuts_kept);
+        else
+            printf("cuts       %ld enumerated, %d fit the memory at the lowest bits; Pareto front %d; "
+                   "search %.1f ms\n", res.cuts_total, res.cuts_kept, res.n_front, res.plan_ms);
+        if (res.infeasible[0]) printf("           %s\n", res.infeasible);
+        printf("\n%-3s %-18s %-5s %-26s %6s %9s %9s %9s %9s %8s %8s %7s%s\n", "#", "method", "edge",
+               "sent (bits)", "KB", "edge ms", "send ms", "cloud ms", "total ms", "mem KiB", "drop pt",
+               "W bits", measure ? "  measured drop" : "");
+        for (int k = 0; k < res.n_sol; k++) {
+            const plan_solution *s = &res.sol[k];
+            if (k == res.n_front) printf("--- baselines (same cost model)\n");
+            char sent[64] = "", wb[16] = "-";
+            if (s->n_cross == 0) snprintf(sent, sizeof sent, "nothing");
+            else if (s->n_cross == 1)
+                snprintf(sent, sizeof sent, "%.18s (%d)", dag->tensors[s->cross[0]].name ? dag->tensors[s->cross[0]].name : "?", s->cross_bits[0]);
+            else snprintf(sent, sizeof sent, "%d tensors (%d..)", s->n_cross, s->cross_bits[0]);
+            int wmin = 99, wmax = 0;
+            for (int q = 0; q < m.n_layers; q++)
+                if (s->wbits[q] < 32) wmin = s->wbits[q] < wmin ? s->wbits[q] : wmin, wmax = s->wbits[q] > wmax ? s->wbits[q] : wmax;
+            if (wmax) snprintf(wb, sizeof wb, wmin == wmax ? "%d" : "%d-%d", wmin, wmax);
+            char mm[48] = "", tail[200] = "";
+            if (meas && meas[k].n) snprintf(mm, sizeof mm, "  %6.2f (%d)", meas[k].drop, meas[k].n);
+            if (s->recommended) snprintf(tail, sizeof tail, "  <- recommended");
+            else if (!s->feasible) snprintf(tail, sizeof tail, "  (infeasible: %s)", s->why);
+            printf("%-3d %-18.18s %2d/%-2d %-26.26s %6.1f %9.3f %9.3f %9.3f %9.3f %8.1f %8.2f %7s%s%s\n", k,
+                   plan_method_name(s->method), s->n_edge, dag->n_nodes, sent, s->tx_bytes / 1000, s->edge_ms,
+                   s->transfer_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
+        }
+        if (outp) printf("\nwritten    %s\n", outp);
+    }
+    rc = res.n_front ? 0 : 5;
+    goto out;
+err:
+    rc = cli_error(ctx);
+out:
+    json_decref(root);
+    json_decref(sroot);
+    cv_free(meas);
+    plan_result_free(&res);
+    cv_free(e32), cv_free(e8), cv_free(cl), cv_free(node_layer), cv_free(tensor_layer);
+    cv_free(feat);
+    plan_dag_destroy(dag);
+    rt_plan_destroy(p);
+    quant_table_free(&table);
+    quant_stats_free(&st);
+    quant_outputs_free(&ref);
+    cli_dataset_close(&ds);
+    cv_aligned_free(cx.data);
+    cost_profile_free(&eprof), cost_profile_free(&eprof8), cost_profile_free(&cprof);
+    cost_regress_destroy(reg);
+    cli_qmodel_free(&m);
+    cleave_ctx_destroy(ctx);
+    return rc;
+}

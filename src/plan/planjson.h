@@ -1,0 +1,31 @@
+/* plan/planjson: plan.json ("cleave-plan" v1, docs/plan.md): what was
+ * planned (model hash, devices, link, constraints, predictors), the
+ * search statistics, and every solution with its cut, bits and predicted
+ * (and, when measured, measured) figures. */
+#ifndef CLEAVE_PLAN_PLANJSON_H
+#define CLEAVE_PLAN_PLANJSON_H
+
+#include <jansson.h>
+
+#include "ir/graph.h"
+#include "plan/planner.h"
+
+#define PLAN_FORMAT_VERSION 1
+
+typedef struct plan_meta {
+    const char *model, *model_sha256;
+    const char *edge_device, *cloud_device;   /* names */
+    const char *edge_predictor, *cloud_predictor;
+    const char *stats;                        /* statistics file or how they were made */
+} plan_meta;
+
+/* Measured accuracy of a solution (NAN when not measured). */
+typedef struct plan_measured {
+    double top1, fp32_top1, drop, agreement;
+    int n;
+} plan_measured;
+
+json_t *plan_result_json(const ir_graph *g, const plan_problem *pb, const plan_result *r,
+                         const plan_meta *m, const plan_measured *measured);
+
+#endif

@@ -1,0 +1,88 @@
+/* plan/planner: the search. For every candidate cut of the model's DAG it
+ * prices the edge part (int8 kernels), the transfer of the crossing
+ * tensors at their bit widths and the cloud part (fp32), allocates weight
+ * bits by the Lagrangian sweep under the edge memory budget and the
+ * accuracy bound, and keeps the Pareto front of (latency, predicted drop,
+ * edge memory). The baselines are priced by the same model in the same
+ * run, so every comparison is like for like. */
+#ifndef CLEAVE_PLAN_PLANNER_H
+#define CLEAVE_PLAN_PLANNER_H
+
+#include "cost/link.h"
+#include "cost/predict.h"
+#include "plan/dag.h"
+#include "quant/measure.h"
+
+#define PLAN_MAX_BITS 4
+
+/* Everything the planner reads. Per-node times are precomputed by the
+ * caller (from any predictor): edge fp32, edge int8 and cloud fp32. */
+typedef struct plan_problem {
+    const plan_dag *dag;
+    const cost_features *feat;   /* per DAG node (fp32 graph) */
+    const double *edge_fp32_ms, *edge_int8_ms, *cloud_ms; /* per node */
+    const quant_layer *layers;   /* quantization points of the graph */
+    int n_layers;
+    const int *node_layer;       /* per DAG node: layer holding its weight, or -1 */
+    const int *tensor_layer;     /* per DAG tensor: layer quantizing it, or -1 */
+    const quant_table *table;    /* distortion per layer and bit width */
+    double kappa;                /* top-1 flip ~ kappa * sqrt(output MSE) */
+    cost_link link;
+    double mem_budget;           /* bytes on the edge for weights + activations */
+    double max_drop;             /* predicted accuracy drop bound, percentage points */
+    int bits[PLAN_MAX_BITS];     /* candidate widths (subset of the table's) */
+    int n_bits;
+    int input_bits;              /* width of the raw input when sent (8 for an image) */
+    long cut_cap;                /* most cuts to enumerate before falling back to prefixes */
+} plan_problem;
+
+typedef enum plan_method {
+    PLAN_AUTO_SPLIT = 0, PLAN_CLOUD_ONLY, PLAN_EDGE_FP32, PLAN_EDGE_U8, PLAN_EDGE_U4,
+    PLAN_NEUROSURGEON, PLAN_DADS, PLAN_QDMP, PLAN_METHOD_N
+} plan_method;
+const char *plan_method_name(plan_method m);
+
+typedef struct plan_solution {
+    plan_method method;
+    uint8_t *edge;            /* per DAG node: 1 = on the edge */
+    int n_edge;               /* nodes on the edge */
+    int n_cross;
+    int *cross;               /* crossing tensors (DAG ids) */
+    int *cross_bits;          /* their widths (32 = float) */
+    int *wbits, *abits;       /* per quant layer: 2..8, or 32 (float / on the cloud) */
+    double edge_ms, transfer_ms, cloud_ms, total_ms;
+    double tx_bytes;          /* payload sent */
+    double weight_bytes, act_bytes, mem_bytes; /* edge memory: packed weights + activation peak */
+    double distortion;        /* predicted output MSE (sum of the table entries) */
+    double pred_drop;         /* predicted top-1 change, percentage points */
+    int feasible;             /* within memory and accuracy */
+    char why[160];            /* why not feasible */
+    int recommended;
+} plan_solution;
+
+typedef struct plan_result {
+    plan_solution *sol;       /* auto-split Pareto front first (by latency), then baselines */
+    int n_sol, n_front;
+    long cuts_total;          /* cuts enumerated (-1: over the cap, prefixes used) */
+    int cuts_kept;            /* after dropping infeasible and dominated ones */
+    int cuts_prefix_fallback;
+    double plan_ms;           /* search time */
+    char infeasible[256];     /* "" or why no auto-split solution exists (tightest constraint) */
+} plan_result;
+
+cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *out);
+void plan_result_free(plan_result *r);
+
+/* Edge memory of a cut at the given weight bits (weights packed; per-channel
+ * scales; biases 32-bit) and activation peak (liveness over the edge nodes,
+ * 1 byte per element for int8 tensors, 4 for float). */
+double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8);
+
+/* node_layer / tensor_layer for a DAG made from g (plan_dag_from_plan). */
+void plan_map_layers(const ir_graph *g, const plan_dag *d, const quant_layer *l, int n,
+                     int *node_layer, int *tensor_layer);
+
+/* kappa from a table's entries: least squares of flip = kappa * sqrt(mse). */
+double plan_fit_kappa(const quant_table *t);
+
+#endif
