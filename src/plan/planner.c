@@ -283,7 +283,7 @@ typedef struct search {
     int kept;
     double dist_budget;
     /* tightest-constraint bookkeeping over rejected cuts */
-    double best_mem_excess, best_drop_excess;
+    double best_mem_excess, best_drop; /* least memory excess; least predicted drop that fits */
     int *wl, *wb, *choice, *cross, *cl, *cb;
     plan_ba_layer *bal;
 } search;
@@ -362,9 +362,8 @@ static void price_cut(search *S, const uint8_t *edge) {
         if (nw) plan_ba_sweep_choice(&sw, k0, S->choice);
         double dw = nw ? plan_ba_fill(S->bal, nw, S->choice, mem_left) : 0;
         if (dw > drem) {
-            double need = 100.0 * pb->kappa * sqrt(dfix + dc + dw) - pb->max_drop;
-            if (need / (pb->max_drop > 0 ? pb->max_drop : 1) < S->best_drop_excess)
-                S->best_drop_excess = need / (pb->max_drop > 0 ? pb->max_drop : 1);
+            double pd = 100.0 * pb->kappa * sqrt(dfix + dc + dw);
+            if (pd < S->best_drop) S->best_drop = pd;
             continue;
         }
         /* up to three points: least distortion (filled), least memory that
@@ -452,7 +451,7 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
                            "(calibrate with --table-bits including it)", pb->bits[j]);
     if (bits_col(pb->table, 8) < 0)
         return cv_fail(ctx, CLEAVE_E_INVALID, "plan: the distortion tables need an 8-bit column");
-    search S = {.ctx = ctx, .pb = pb, .best_mem_excess = INFINITY, .best_drop_excess = INFINITY};
+    search S = {.ctx = ctx, .pb = pb, .best_mem_excess = INFINITY, .best_drop = INFINITY};
     int nb = 0; /* solutions in S.fr.s (front, then baselines) */
     double q = pb->max_drop / (100.0 * pb->kappa);
     S.dist_budget = q > 0 ? q * q : 0;
@@ -482,10 +481,11 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
     if ((st = S.st)) goto out;
     out->cuts_kept = S.kept;
     if (S.fr.n == 0) {
-        if (S.best_drop_excess < INFINITY && (S.best_mem_excess == INFINITY || S.best_drop_excess <= S.best_mem_excess))
+        if (S.kept > 0)
             snprintf(out->infeasible, sizeof out->infeasible,
-                     "no feasible solution: accuracy is the tightest constraint (the best cut misses "
-                     "--max-drop %.2f by %.0f%%)", pb->max_drop, 100 * S.best_drop_excess);
+                     "no feasible solution: accuracy is the tightest constraint (the most accurate "
+                     "solution that fits the memory predicts a %.2f pt drop > --max-drop %.2f)",
+                     S.best_drop, pb->max_drop);
         else
             snprintf(out->infeasible, sizeof out->infeasible,
                      "no feasible solution: edge memory is the tightest constraint (the smallest "
