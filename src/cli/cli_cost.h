@@ -15,6 +15,7 @@ typedef struct cli_prof_opts {
     const cli_shapes *shapes;
     const char *calib;     /* int8: calibration data spec (default "random") */
     int quiet;             /* no progress bar */
+    double min_block_ms;   /* see cost_profile_measure (default: 3000 when emulated) */
 } cli_prof_opts;
 
 /* Load `path` (fp32 models become uniform 8-bit QDQ, lowered, when

@@ -80,7 +80,7 @@ static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_fe
                 k = cost_profile_find(prof, nm);
             }
             if (k < 0 && f.name) k = cost_profile_find(prof, f.name);
-            if (k >= 0) t = prof->nodes[k].t.median_ms, from_prof++;
+            if (k >= 0) t = cost_profile_node_ms(prof, k), from_prof++;
             else missing++;
         }
         if (isnan(t) && reg) t = cost_regress_node_ms(reg, &f, dev, threads);

@@ -80,12 +80,13 @@ cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_pro
     const char *slash = strrchr(path, '/');
     char label[96];
     snprintf(label, sizeof label, "profiling %s", slash ? slash + 1 : path);
-    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat,
+    const char *emu = getenv("CLEAVE_EMULATION");
+    double min_block = o->min_block_ms > 0 ? o->min_block_ms : (emu && emu[0] ? 3000 : 0);
+    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat, min_block,
                               o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
     out->model = cv_strdup(path);
     memcpy(out->model_sha256, sha, sizeof sha);
-    const char *emu = getenv("CLEAVE_EMULATION");
     snprintf(out->emulation, sizeof out->emulation, "%s", emu ? emu : "");
     if (!out->model) st = cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
 out:
@@ -109,12 +110,16 @@ static void print_profile(const cost_profile *p, int top) {
     printf("whole model  median %.3f ms  mean %.3f  min %.3f  p10 %.3f  p90 %.3f  (%d runs after %d warm-up)\n",
            p->whole.median_ms, p->whole.mean_ms, p->whole.min_ms, p->whole.p10_ms, p->whole.p90_ms,
            p->repeat, p->warmup);
-    printf("nodes        %d; sum of medians %.3f ms (%+.1f%% vs whole median), sum of means %.3f ms (%+.1f%%)\n",
-           p->n, sum_med, 100.0 * (sum_med / p->whole.median_ms - 1), sum_mean,
-           100.0 * (sum_mean / p->whole.median_ms - 1));
+    if (p->emulation[0])
+        printf("nodes        %d; sum of means %.3f ms (%+.1f%% vs whole mean; emulated: means stand for "
+               "the device)\n", p->n, sum_mean, 100.0 * (sum_mean / p->whole.mean_ms - 1));
+    else
+        printf("nodes        %d; sum of medians %.3f ms (%+.1f%% vs whole median), sum of means %.3f ms (%+.1f%%)\n",
+               p->n, sum_med, 100.0 * (sum_med / p->whole.median_ms - 1), sum_mean,
+               100.0 * (sum_mean / p->whole.median_ms - 1));
     double cls_ms[COST_OP_N] = {0};
     int cls_n[COST_OP_N] = {0};
-    for (int i = 0; i < p->n; i++) cls_ms[p->nodes[i].f.cls] += p->nodes[i].t.median_ms, cls_n[p->nodes[i].f.cls]++;
+    for (int i = 0; i < p->n; i++) cls_ms[p->nodes[i].f.cls] += cost_profile_node_ms(p, i), cls_n[p->nodes[i].f.cls]++;
     printf("by class    ");
     for (int c = 0; c < COST_OP_N; c++)
         if (cls_n[c]) printf("  %s %.3f ms (%d)", cost_op_class_name((cost_op_class)c), cls_ms[c], cls_n[c]);

@@ -61,7 +61,7 @@ static void evaluate(const cost_predictor *pr, const cost_profile *truth, pred_r
     double sum = 0, ape = 0, abs_err = 0, meas = 0;
     int n_ape = 0, miss = 0;
     for (int i = 0; i < truth->n; i++) {
-        double t = truth->nodes[i].t.median_ms, p = cost_predict_node_ms(pr, &truth->nodes[i].f);
+        double t = cost_profile_node_ms(truth, i), p = cost_predict_node_ms(pr, &truth->nodes[i].f);
         if (isnan(p)) {
             miss++;
             continue;
@@ -72,7 +72,8 @@ static void evaluate(const cost_predictor *pr, const cost_profile *truth, pred_r
         if (t > 0) ape += fabs(p - t) / t, n_ape++;
     }
     out->whole_ms = sum;
-    out->err = truth->whole.median_ms > 0 ? sum / truth->whole.median_ms - 1 : NAN;
+    double whole = cost_profile_whole_ms(truth);
+    out->err = whole > 0 ? sum / whole - 1 : NAN;
     out->mape = n_ape ? ape / n_ape : NAN;
     out->wmape = meas > 0 ? abs_err / meas : NAN;
     out->missing = miss;
@@ -213,7 +214,7 @@ int cmd_profile_validate(int argc, char **argv) {
                 if (k == m) continue;
                 const cost_profile *rf = &runs[k].ref;
                 for (int i = 0; i < rf->n; i++) {
-                    double t = rf->nodes[i].t.median_ms;
+                    double t = cost_profile_node_ms(rf, i);
                     if (t > 0 && cost_regress_add(ctx, reg, &rf->nodes[i].f, &t, 1, &dev, threads)) {
                         cost_regress_destroy(reg);
                         goto err;
@@ -235,7 +236,7 @@ int cmd_profile_validate(int argc, char **argv) {
         cleave_status s = CLEAVE_OK;
         for (int k = 0; k < n_models && !s; k++)
             for (int i = 0; i < runs[k].ref.n && !s; i++) {
-                double t = runs[k].ref.nodes[i].t.median_ms;
+                double t = cost_profile_node_ms(&runs[k].ref, i);
                 if (t > 0) s = cost_regress_add(ctx, all, &runs[k].ref.nodes[i].f, &t, 1, &dev, threads);
             }
         if (!s) s = cost_regress_fit(ctx, all);
@@ -272,8 +273,8 @@ int cmd_profile_validate(int argc, char **argv) {
         json_object_set_new(jm, "model", json_string(r->path));
         json_object_set_new(jm, "model_sha256", json_string(r->truth.model_sha256));
         json_object_set_new(jm, "nodes", json_integer(r->truth.n));
-        json_object_set_new(jm, "measured_ms", json_real(r->truth.whole.median_ms));
-        if (!json) printf("%-22.22s %10.3f", base_name(r->path), r->truth.whole.median_ms);
+        json_object_set_new(jm, "measured_ms", json_real(cost_profile_whole_ms(&r->truth)));
+        if (!json) printf("%-22.22s %10.3f", base_name(r->path), cost_profile_whole_ms(&r->truth));
         for (int k = 0; k < COST_PRED_N; k++) {
             pred_result *pr = &r->r[k];
             if (fabs(pr->err) > worst[k]) worst[k] = fabs(pr->err);

@@ -11,7 +11,10 @@ double cost_predict_node_ms(const cost_predictor *p, const cost_features *f) {
         if (!p->prof || !f->name) return NAN;
         int i = cost_profile_find(p->prof, f->name);
         if (i < 0) return NAN;
-        return p->use_mean ? p->prof->nodes[i].t.mean_ms : p->prof->nodes[i].t.median_ms;
+        /* under a CPU quota single runs are not slowed, only their average is
+         * (docs/emulation.md): emulated profiles answer with means */
+        int mean = p->use_mean || p->prof->emulation[0];
+        return mean ? p->prof->nodes[i].t.mean_ms : p->prof->nodes[i].t.median_ms;
     }
     case COST_PRED_ROOFLINE:
         return p->dev ? cost_roofline_node_ms(p->dev, f, p->threads) : NAN;

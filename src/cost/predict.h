@@ -22,7 +22,8 @@ typedef struct cost_predictor {
     const cost_device *dev;     /* ROOFLINE, REGRESS */
     int threads;                /* threads on that device (<= 0: all cores) */
     const cost_profile *prof;   /* PROFILE */
-    int use_mean;               /* PROFILE: node mean instead of median */
+    int use_mean;               /* PROFILE: node mean instead of median (always for
+                                   an emulated profile) */
     const cost_regress *reg;    /* REGRESS */
 } cost_predictor;
 

@@ -50,6 +50,14 @@ double cost_profile_sum_mean(const cost_profile *p) {
     return s;
 }
 
+double cost_profile_whole_ms(const cost_profile *p) {
+    return p->emulation[0] ? p->whole.mean_ms : p->whole.median_ms;
+}
+
+double cost_profile_node_ms(const cost_profile *p, int i) {
+    return p->emulation[0] ? p->nodes[i].t.mean_ms : p->nodes[i].t.median_ms;
+}
+
 int cost_profile_find(const cost_profile *p, const char *name) {
     for (int i = 0; i < p->n; i++)
         if (p->nodes[i].f.name && !strcmp(p->nodes[i].f.name, name)) return i;
@@ -70,8 +78,8 @@ static void shapes_str(const cv_tensor *in, int n_in, const ir_graph *g, char *o
 }
 
 cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
-                                   int n_in, int warmup, int repeat, cost_progress_fn progress,
-                                   void *user, cost_profile *out) {
+                                   int n_in, int warmup, int repeat, double min_block_ms,
+                                   cost_progress_fn progress, void *user, cost_profile *out) {
     memset(out, 0, sizeof *out);
     if (repeat < 1) return cv_fail(ctx, CLEAVE_E_INVALID, "profile: repeat must be >= 1");
     cleave_status st = CLEAVE_OK;
@@ -83,6 +91,19 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_plain, &plain))) goto out;
     if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_timed, &timed))) goto out;
     ns = rt_plan_n_steps(timed);
+    if (min_block_ms > 0) {
+        /* estimate a run's time from warm-up runs (at least ~50 ms of them) */
+        int runs = 0;
+        double t0 = cv_now_ms(), el = 0;
+        while (runs < (warmup > 1 ? warmup : 1) || (el < 50 && runs < 10000)) {
+            if ((st = rt_plan_run(plain, in))) goto out;
+            runs++;
+            el = cv_now_ms() - t0;
+        }
+        double want = min_block_ms / (el / runs);
+        if (want > repeat) repeat = want > 20000 ? 20000 : (int)want;
+        warmup = 0; /* done */
+    }
     whole = cv_malloc(sizeof(double) * (size_t)repeat);
     node_ms = cv_malloc(sizeof(double) * (size_t)repeat * (size_t)(ns > 0 ? ns : 1));
     if (!whole || !node_ms) {

@@ -34,12 +34,14 @@ typedef struct cost_profile {
 typedef void (*cost_progress_fn)(void *user, int done, int total);
 
 /* Measure: compiles the graph twice (with and without per-node timers),
- * then `warmup` untimed runs of each and `repeat` alternating timed runs.
- * The graph must be optimized; in[] are the inputs. Fills everything but
- * model/model_sha256/device. */
+ * then per plan `warmup` untimed runs and `repeat` timed runs — more when
+ * min_block_ms > 0, so that each block of timed runs lasts about that long
+ * (estimated from the warm-up; needed under a CPU quota, whose averages
+ * settle only over many periods). The graph must be optimized; in[] are
+ * the inputs. Fills everything but model/model_sha256/device. */
 cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
-                                   int n_in, int warmup, int repeat, cost_progress_fn progress,
-                                   void *user, cost_profile *out);
+                                   int n_in, int warmup, int repeat, double min_block_ms,
+                                   cost_progress_fn progress, void *user, cost_profile *out);
 
 cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_profile *p);
 /* Load and validate; expect_sha256 (may be NULL) must match the profile's
@@ -47,6 +49,12 @@ cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_pr
 cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *expect_sha256,
                                 cost_profile *p);
 void cost_profile_free(cost_profile *p);
+
+/* The figure a profile stands for: the median, or the mean when it was
+ * measured under emulation (a CPU quota slows the average of many short
+ * runs, not each run). */
+double cost_profile_whole_ms(const cost_profile *p);
+double cost_profile_node_ms(const cost_profile *p, int i);
 
 /* Sums of the node medians and means. */
 double cost_profile_sum_median(const cost_profile *p);
