@@ -60,7 +60,55 @@ UN_FLOAT(floor, y = floor(x))
 UN_FLOAT(ceil, y = ceil(x))
 UN_FLOAT(relu, y = x < 0 ? 0 : x) /* NaN passes through */
 UN_FLOAT(leaky, y = x < 0 ? al * x : x)
-UN_FLOAT(sigmoid, y = 1 / (1 + exp(-x))) /* exp overflow gives 0, underflow 1 */
+UN_FKERN(un_sigmoid_f64, double, y = 1 / (1 + exp(-x))) /* exp overflow gives 0, underflow 1 */
+
+/* exp for float32 in branch-free arithmetic the compiler vectorizes (libm's
+ * exp is a call per element): x = n ln2 + r with n = round(x / ln2) by the
+ * 1.5 * 2^23 trick and ln2 split in two (Cody-Waite), exp(r) on
+ * [-ln2/2, ln2/2] by the degree-7 polynomial of Cephes' expf, 2^n built in
+ * the exponent bits. x is clamped to [-87.3, 88.3] (2^n stays normal), which
+ * is exact enough for the sigmoid: a few ulp inside, and saturation to 0 or
+ * 1 beyond. NaN is clamped too: the caller restores it. */
+static inline float exp_f32_clamped(float x) {
+    /* written so NaN maps to the lower bound: the conversion below then
+     * always sees a finite value and the loop has no branch */
+    x = !(x >= -87.3365447505531f) ? -87.3365447505531f : x;
+    x = x > 88.3762626647949f ? 88.3762626647949f : x;
+    float fn = x * 1.44269504088896341f + 12582912.0f;
+    fn -= 12582912.0f;
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = ((int32_t)fn + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* Wider vectors where the CPU has them, chosen at load time (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define UN_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define UN_VEC_CLONES
+#endif
+
+UN_VEC_CLONES
+static void un_sigmoid_f32(int64_t n, const void *px, void *py, const un_par *p) {
+    const float *a = px;
+    float *o = py;
+    (void)p;
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i], y = 1.0f / (1.0f + exp_f32_clamped(-x));
+        y = x < -104.0f ? 0.0f : y; /* the true value rounds to 0 in float below -103.3 */
+        o[i] = x != x ? x : y;      /* NaN in, NaN out */
+    }
+}
 UN_FLOAT(tanh, y = tanh(x))
 UN_FLOAT(hsig, un_elem v = al * x + be; y = v < 0 ? 0 : v > 1 ? 1 : v)
 UN_FLOAT(hswish, un_elem v = x * (un_elem)(1.0 / 6) + (un_elem)0.5; v = v < 0 ? 0 : v;

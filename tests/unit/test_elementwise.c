@@ -415,6 +415,34 @@ static void test_unary_math(void) {
     free(xf), free(xd), free(xh);
 }
 
+/* The vectorized float32 sigmoid over its whole range, saturation, inf and
+ * NaN: within 4e-7 relative (+1e-30 absolute near 0) of the double result. */
+static void test_sigmoid_range(void) {
+    enum { N = 24003 };
+    float *x = malloc(sizeof(float) * N);
+    for (int i = 0; i < N - 3; i++) x[i] = -120.0f + 0.01f * (float)i;
+    x[N - 3] = INFINITY, x[N - 2] = -INFINITY, x[N - 1] = NAN;
+    int64_t n = N;
+    cv_tensor t = tt(CV_F32, 1, &n, x), o[1];
+    const cv_tensor *in[1] = {&t};
+    tnode nd;
+    tn_init(&nd, OP_Sigmoid, 13);
+    CHECK(call_op(&nd, 1, in, 1, o, 1) == CLEAVE_OK);
+    const float *y = o[0].data;
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < N - 1; i++) {
+        double want = 1 / (1 + exp(-(double)x[i])), err = fabs(y[i] - want);
+        if (!(err <= 1e-30 + 4e-7 * want)) bad++;
+        if (want > 1e-30 && err / want > worst) worst = err / want;
+    }
+    CHECK(bad == 0);
+    CHECK(y[N - 3] == 1.0f && y[N - 2] == 0.0f && isnan(y[N - 1]));
+    if (bad) fprintf(stderr, "  sigmoid: %d values off (worst relative %.3g)\n", bad, worst);
+    free_outs(o, 1);
+    free(x);
+}
+
 static void test_unary_int_clip(void) {
     cv_tensor o[2];
     tnode t;
@@ -645,6 +673,7 @@ int main(void) {
     test_integer_semantics();
     test_variadic_where_legacy();
     test_unary_math();
+    test_sigmoid_range();
     test_unary_int_clip();
     test_cast();
     test_castlike();
