@@ -31,6 +31,9 @@ test-asan: deps
 
 bench: build models
 	@bash bench/run_bench.sh $(BUILD)
+	@echo "== planning time (issue 6 bars: resnet50 < 100 ms, 1000-node DAG < 1 s)"
+	@$(BUILD)/plan_bench $(BUILD)/models/resnet18.onnx $(BUILD)/models/resnet50.onnx \
+	  $(BUILD)/models/googlenet.onnx $(BUILD)/models/densenet121.onnx models/fmnist-resnet.onnx
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)

@@ -30,6 +30,9 @@ static void help(void) {
            "  --device FILE      device description for roofline and regression\n"
            "                     (default devices/this-machine.json in the source tree)\n"
            "  --threads N        engine threads (default 1)\n"
+           "  --device-threads N threads the roofline and regression assume on the device\n"
+           "                     (default: --threads; under cleave emulate: the device's cores,\n"
+           "                     since the emulated core stands for the whole device)\n"
            "  --dtype fp32|int8  compute dtype (see cleave profile --help)\n"
            "  --warmup N         untimed runs before each measurement (default 5)\n"
            "  --repeat N         timed runs per measurement (default 30)\n"
@@ -96,7 +99,7 @@ static void ref_path(const char *dir, const char *model, cost_dtype dt, int thre
 int cmd_profile_validate(int argc, char **argv) {
     const char *models[MAX_MODELS], *dev_path = NULL, *dir = NULL, *reg_path = NULL,
                *fit_out = NULL, *outp = NULL;
-    int n_models = 0, threads = 1, use_mean = 0, check = 0, json = 0, rc = 1;
+    int n_models = 0, threads = 1, dev_threads_opt = 0, use_mean = 0, check = 0, json = 0, rc = 1;
     cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30};
     char dev_default[1024];
     cleave_ctx *ctx;
@@ -115,6 +118,9 @@ int cmd_profile_validate(int argc, char **argv) {
             goto out;
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
+            i++;
+        } else if (!strcmp(a, "--device-threads")) {
+            if (!cli_parse_int(a, v, 1, 4096, &dev_threads_opt)) goto out;
             i++;
         } else if (!strcmp(a, "--warmup")) {
             if (!cli_parse_int(a, v, 0, 100000, &o.warmup)) goto out;
@@ -156,6 +162,10 @@ int cmd_profile_validate(int argc, char **argv) {
         dev_path = dev_default;
     }
     if (cost_device_load(ctx, dev_path, &dev)) goto err;
+    /* Threads the predictors assume on the device: the engine's, except
+     * under emulation, where one host core stands for the whole device. */
+    const char *emu_env = getenv("CLEAVE_EMULATION");
+    int dev_threads = dev_threads_opt ? dev_threads_opt : emu_env && emu_env[0] ? dev.cores : threads;
     if (reg_path) {
         if (cost_regress_create(ctx, NULL, &fixed) || cost_regress_load(ctx, fixed, reg_path)) goto err;
     } else if (n_models < 2) {
@@ -168,7 +178,7 @@ int cmd_profile_validate(int argc, char **argv) {
     o.quiet = json;
     runs = cv_calloc((size_t)n_models, sizeof *runs);
     if (!runs) goto err;
-    /* reference profiles */
+    /* per model: the reference profile, then the truth */
     for (int m = 0; m < n_models; m++) {
         model_run *r = &runs[m];
         r->path = models[m];
@@ -196,15 +206,15 @@ int cmd_profile_validate(int argc, char **argv) {
             snprintf(r->ref.device, sizeof r->ref.device, "%s", dev.name);
             if (dir && cost_profile_save(ctx, rp, &r->ref)) goto err;
         }
+        /* the independent measurement (the truth) right after, so slow drift
+         * of a shared machine between models does not count as error */
+        if (cli_profile_model(ctx, models[m], &o, &r->truth)) goto err;
     }
-    /* independent measurements (the truth) */
-    for (int m = 0; m < n_models; m++)
-        if (cli_profile_model(ctx, models[m], &o, &runs[m].truth)) goto err;
     /* predictions */
     for (int m = 0; m < n_models; m++) {
         model_run *r = &runs[m];
         cost_predictor pp = {.kind = COST_PRED_PROFILE, .prof = &r->ref, .use_mean = use_mean};
-        cost_predictor pr = {.kind = COST_PRED_ROOFLINE, .dev = &dev, .threads = threads};
+        cost_predictor pr = {.kind = COST_PRED_ROOFLINE, .dev = &dev, .threads = dev_threads};
         evaluate(&pp, &r->truth, &r->r[COST_PRED_PROFILE]);
         evaluate(&pr, &r->truth, &r->r[COST_PRED_ROOFLINE]);
         cost_regress *reg = fixed;
@@ -214,8 +224,8 @@ int cmd_profile_validate(int argc, char **argv) {
                 if (k == m) continue;
                 const cost_profile *rf = &runs[k].ref;
                 for (int i = 0; i < rf->n; i++) {
-                    double t = cost_profile_node_ms(rf, i);
-                    if (t > 0 && cost_regress_add(ctx, reg, &rf->nodes[i].f, &t, 1, &dev, threads)) {
+                    double t = cost_profile_node_fit_ms(rf, i);
+                    if (t > 0 && cost_regress_add(ctx, reg, &rf->nodes[i].f, &t, 1, &dev, dev_threads)) {
                         cost_regress_destroy(reg);
                         goto err;
                     }
@@ -226,7 +236,7 @@ int cmd_profile_validate(int argc, char **argv) {
                 goto err;
             }
         }
-        cost_predictor pg = {.kind = COST_PRED_REGRESS, .dev = &dev, .threads = threads, .reg = reg};
+        cost_predictor pg = {.kind = COST_PRED_REGRESS, .dev = &dev, .threads = dev_threads, .reg = reg};
         evaluate(&pg, &r->truth, &r->r[COST_PRED_REGRESS]);
         if (!fixed) cost_regress_destroy(reg);
     }
@@ -236,8 +246,8 @@ int cmd_profile_validate(int argc, char **argv) {
         cleave_status s = CLEAVE_OK;
         for (int k = 0; k < n_models && !s; k++)
             for (int i = 0; i < runs[k].ref.n && !s; i++) {
-                double t = cost_profile_node_ms(&runs[k].ref, i);
-                if (t > 0) s = cost_regress_add(ctx, all, &runs[k].ref.nodes[i].f, &t, 1, &dev, threads);
+                double t = cost_profile_node_fit_ms(&runs[k].ref, i);
+                if (t > 0) s = cost_regress_add(ctx, all, &runs[k].ref.nodes[i].f, &t, 1, &dev, dev_threads);
             }
         if (!s) s = cost_regress_fit(ctx, all);
         if (!s) s = cost_regress_save(ctx, all, fit_out);
@@ -256,6 +266,7 @@ int cmd_profile_validate(int argc, char **argv) {
     json_object_set_new(report, "emulation", json_string(emu ? emu : ""));
     json_object_set_new(report, "dtype", json_string(cost_dtype_name(o.dtype)));
     json_object_set_new(report, "threads", json_integer(threads));
+    json_object_set_new(report, "device_threads", json_integer(dev_threads));
     json_object_set_new(report, "regression", json_string(reg_path ? reg_path : "leave-one-model-out"));
     json_t *arr = json_array();
     if (!json) {

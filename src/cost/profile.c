@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,19 @@ double cost_profile_whole_ms(const cost_profile *p) {
 
 double cost_profile_node_ms(const cost_profile *p, int i) {
     return p->emulation[0] ? p->nodes[i].t.mean_ms : p->nodes[i].t.median_ms;
+}
+
+double cost_profile_slowdown(const cost_profile *p) {
+    const char *s = p->emulation[0] ? strstr(p->emulation, "slowdown ") : NULL;
+    double x = 0;
+    if (s && sscanf(s + 9, "%lf", &x) == 1 && x >= 1) return x;
+    return 0;
+}
+
+double cost_profile_node_fit_ms(const cost_profile *p, int i) {
+    double s = cost_profile_slowdown(p);
+    if (p->emulation[0] && s > 0) return p->nodes[i].t.median_ms * s;
+    return cost_profile_node_ms(p, i);
 }
 
 int cost_profile_find(const cost_profile *p, const char *name) {

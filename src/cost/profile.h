@@ -56,6 +56,14 @@ void cost_profile_free(cost_profile *p);
 double cost_profile_whole_ms(const cost_profile *p);
 double cost_profile_node_ms(const cost_profile *p, int i);
 
+/* The emulation's slowdown from the profile's emulation tag ("rpi4
+ * slowdown 10.6x"); 0 when not emulated or not stated. */
+double cost_profile_slowdown(const cost_profile *p);
+/* A low-noise per-node figure for fitting: the median, times the slowdown
+ * under emulation (single short runs are not slowed by a CPU quota, and
+ * per-node means over few quota periods are noisy). */
+double cost_profile_node_fit_ms(const cost_profile *p, int i);
+
 /* Sums of the node medians and means. */
 double cost_profile_sum_median(const cost_profile *p);
 double cost_profile_sum_mean(const cost_profile *p);
