@@ -15,6 +15,7 @@
 #include "cli/cli_cost.h"
 #include "cli/cli_quant.h"
 #include "cost/regress.h"
+#include "plan/exits.h"
 #include "plan/planjson.h"
 
 static void help(void) {
@@ -50,6 +51,14 @@ static void help(void) {
            "  --measure K         measure the accuracy of the K fastest solutions and every\n"
            "                      baseline on --data's test split (--n images, default 1000)\n"
            "  --n N               images for --measure\n"
+           "early exits (Edgent): the most accurate exit and cut within a latency requirement,\n"
+           "per bandwidth state, as a configuration map the runtime looks up:\n"
+           "  --exits             plan every graph output as an exit\n"
+           "  --deadline MS       the latency requirement (required with --exits)\n"
+           "  --bandwidths LIST   states in Mbit/s (default 0.05,0.1,0.25,0.5,1,1.5,3,10)\n"
+           "  --trace FILE        states from a bandwidth trace (CSV time,mbit), on a 1.25x grid\n"
+           "  --exit-accuracy L   fp32 top-1 of each exit in points (default: measured on\n"
+           "                      --data's test split, --n images)\n"
            "  -o FILE             write plan.json\n"
            "  --json              print plan.json on stdout instead of the table\n"
            "  -h, --help          this text\n");
@@ -123,10 +132,125 @@ static void score(const quant_outputs *o, const quant_outputs *ref, const cli_da
     m->drop = labelled ? m->fp32_top1 - m->top1 : 100.0 * (1 - m->agreement);
 }
 
+
+static void print_map(const plan_config_map *m, const plan_dag *dag, const char *const *names) {
+    printf("\nconfiguration map (Edgent): requirement %.1f ms, %d exits, built in %.1f ms\n", m->deadline_ms,
+           m->n_exits, m->plan_ms);
+    printf("%9s  %-22s %-7s %9s %9s %5s  %s\n", "Mbit/s >=", "exit", "meets", "total ms", "acc pt", "edge",
+           "sends");
+    for (int i = 0; i < m->n; i++) {
+        const plan_exit_choice *c = &m->c[i];
+        char sent[96] = "nothing";
+        if (c->sol.n_cross == 1)
+            snprintf(sent, sizeof sent, "%.60s (%d bits)", dag->tensors[c->sol.cross[0]].name ? dag->tensors[c->sol.cross[0]].name : "?",
+                     c->sol.cross_bits[0]);
+        else if (c->sol.n_cross > 1)
+            snprintf(sent, sizeof sent, "%d tensors", c->sol.n_cross);
+        printf("%9.3g  %d %-20.20s %-7s %9.2f %9.2f %5d  %s\n", c->mbit, c->exit + 1,
+               names[c->exit] ? names[c->exit] : "", c->meets ? "yes" : "NO", c->sol.total_ms, c->accuracy,
+               c->sol.n_edge, sent);
+    }
+}
+
+/* The Edgent map over the model's outputs. */
+static cleave_status plan_exits(cleave_ctx *ctx, const char *model, const cli_qmodel *m, const plan_problem *pb,
+                                const char *data, int n_meas, const char *bw_s, const char *trace_p,
+                                const char *exacc_s, double deadline, int quiet, plan_config_map *cmap,
+                                const char **names) {
+    const plan_dag *d = pb->dag;
+    int n_ex = m->g->n_outputs, ext[PLAN_MAX_EXITS];
+    if (n_ex < 2 || n_ex > PLAN_MAX_EXITS)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "%s: --exits needs a model with 2..%d outputs (it has %d)", model,
+                       PLAN_MAX_EXITS, n_ex);
+    for (int k = 0; k < n_ex; k++) {
+        const char *on = m->g->values[m->g->outputs[k]].name;
+        names[k] = on;
+        ext[k] = -1;
+        for (int t = 0; t < d->n_tensors; t++)
+            if (d->tensors[t].name && on && !strcmp(d->tensors[t].name, on)) ext[k] = t;
+        if (ext[k] < 0) return cv_fail(ctx, CLEAVE_E_INTERNAL, "%s: output '%s' not in the plan", model, on ? on : "?");
+    }
+    double acc[PLAN_MAX_EXITS];
+    if (exacc_s) {
+        int k = 0;
+        const char *p = exacc_s;
+        while (*p && k < PLAN_MAX_EXITS) {
+            char *e;
+            acc[k] = strtod(p, &e);
+            if (e == p || !(acc[k] >= 0 && acc[k] <= 100)) break;
+            k++;
+            p = *e == ',' ? e + 1 : e;
+            if (*e && *e != ',') break;
+        }
+        if (k != n_ex || *p)
+            return cv_fail(ctx, CLEAVE_E_INVALID, "--exit-accuracy: expected %d values in 0..100, like 90.8,92.5,93.4", n_ex);
+    } else {
+        cli_dataset ds;
+        CV_TRY(cli_dataset_open(ctx, data, "test", &m->in_spec, &ds));
+        if (cli_dataset_label(&ds, 0) < 0) {
+            cli_dataset_close(&ds);
+            return cv_fail(ctx, CLEAVE_E_INVALID, "--exits: --data %s has no labels; give --exit-accuracy", data);
+        }
+        int total = ds.count < n_meas ? ds.count : n_meas;
+        int *idx = cv_malloc(sizeof(int) * (size_t)total);
+        cv_tensor xt = {0};
+        quant_outputs o = {0};
+        cleave_status s = idx ? CLEAVE_OK : cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+        for (int i = 0; !s && i < total; i++) idx[i] = i;
+        if (!s) s = cli_dataset_tensor(ctx, &ds, idx, total, &xt);
+        if (!s) s = quant_collect_outputs(ctx, m->g, &(quant_data){&xt, 50, NULL, NULL}, &o);
+        for (int k = 0; !s && k < n_ex; k++) {
+            int correct = 0;
+            int64_t per = o.per_sample[k];
+            for (int i = 0; i < o.n; i++) correct += argmax_f(o.out[k] + per * i, per) == cli_dataset_label(&ds, i);
+            acc[k] = 100.0 * correct / o.n;
+        }
+        if (!s && !quiet) {
+            fprintf(stderr, "plan: fp32 top-1 per exit on %d test images:", o.n);
+            for (int k = 0; k < n_ex; k++) fprintf(stderr, " %.2f", acc[k]);
+            fprintf(stderr, "\n");
+        }
+        quant_outputs_free(&o);
+        cv_aligned_free(xt.data);
+        cv_free(idx);
+        cli_dataset_close(&ds);
+        if (s) return s;
+    }
+    double *states = NULL;
+    int ns = 0;
+    if (trace_p) {
+        CV_TRY(plan_states_from_trace(ctx, trace_p, 1.25, &states, &ns));
+    } else {
+        states = cv_malloc(sizeof(double) * 64);
+        if (!states) return cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+        const char *p = bw_s;
+        while (*p && ns < 64) {
+            char *e;
+            states[ns] = strtod(p, &e);
+            if (e == p || !(states[ns] > 0) || (ns && states[ns] <= states[ns - 1])) {
+                cv_free(states);
+                return cv_fail(ctx, CLEAVE_E_INVALID, "--bandwidths: expected ascending Mbit/s values > 0, like 0.1,0.5,1");
+            }
+            ns++;
+            p = *e == ',' ? e + 1 : e;
+            if (*e && *e != ',') {
+                cv_free(states);
+                return cv_fail(ctx, CLEAVE_E_INVALID, "--bandwidths: unexpected '%s'", e);
+            }
+        }
+    }
+    cleave_status s = plan_exits_map(ctx, pb, ext, acc, n_ex, states, ns, deadline, cmap);
+    cv_free(states);
+    return s;
+}
+
 int cmd_plan(int argc, char **argv) {
     const char *model = NULL, *edge_path = NULL, *cloud_path = NULL, *link_s = NULL, *mem_s = NULL,
                *stats_path = NULL, *data = "random", *eprof_p = NULL, *eprof8_p = NULL, *cprof_p = NULL,
-               *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8";
+               *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8", *bw_s = "0.05,0.1,0.25,0.5,1,1.5,3,10",
+               *trace_p = NULL, *exacc_s = NULL;
+    double deadline = 0;
+    int exits = 0;
     double max_drop = 1.0;
     int calib_n = 256, table_n = 128, input_bits = 8, ethreads = 0, cthreads = 0, measure = 0, n_meas = 1000,
         json = 0, cut_cap = 20000, rc = 1;
@@ -150,6 +274,9 @@ int cmd_plan(int argc, char **argv) {
     plan_result res;
     memset(&res, 0, sizeof res);
     plan_measured *meas = NULL;
+    plan_config_map cmap;
+    memset(&cmap, 0, sizeof cmap);
+    const char *exit_names[PLAN_MAX_EXITS] = {0};
     json_t *root = NULL, *sroot = NULL;
     cv_tensor cx = {0};
     quant_outputs ref = {0};
@@ -181,6 +308,9 @@ int cmd_plan(int argc, char **argv) {
         OPT_S("--cloud-profile", cprof_p)
         OPT_S("--regress", reg_p)
         OPT_S("-o", outp)
+        OPT_S("--bandwidths", bw_s)
+        OPT_S("--trace", trace_p)
+        OPT_S("--exit-accuracy", exacc_s)
         OPT_I("--calib-n", calib_n, 1, 1 << 20)
         OPT_I("--table-n", table_n, 1, 1 << 20)
         OPT_I("--input-bits", input_bits, 1, 32)
@@ -197,7 +327,17 @@ int cmd_plan(int argc, char **argv) {
                 goto out;
             }
             i++;
-        } else if (!strcmp(a, "--json")) json = 1;
+        } else if (!strcmp(a, "--deadline") && v) {
+            char *e;
+            deadline = strtod(v, &e);
+            if (!strcmp(e, "ms")) e += 2;
+            if (*e || !(deadline > 0)) {
+                fprintf(stderr, "cleave plan: --deadline: expected milliseconds > 0, not '%s'\n", v);
+                goto out;
+            }
+            i++;
+        } else if (!strcmp(a, "--exits")) exits = 1;
+        else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "cleave plan: unknown option or missing value '%s' (see --help)\n", a);
             goto out;
@@ -211,6 +351,10 @@ int cmd_plan(int argc, char **argv) {
     }
     if (!model || !edge_path || !cloud_path || !link_s || !mem_s) {
         fprintf(stderr, "cleave plan: needs MODEL, --edge, --cloud, --link and --mem (see --help)\n");
+        goto out;
+    }
+    if (exits && !(deadline > 0)) {
+        fprintf(stderr, "cleave plan: --exits needs --deadline MS\n");
         goto out;
     }
     plan_problem pb;
@@ -311,6 +455,9 @@ int cmd_plan(int argc, char **argv) {
     pb.table = &table;
     pb.kappa = plan_fit_kappa(&table);
     if (plan_search(ctx, &pb, &res)) goto err;
+    if (exits && plan_exits(ctx, model, &m, &pb, data, n_meas, bw_s, trace_p, exacc_s, deadline, json, &cmap,
+                            exit_names))
+        goto err;
     /* measured accuracy */
     if (measure > 0) {
         meas = cv_calloc((size_t)res.n_sol, sizeof *meas);
@@ -349,6 +496,7 @@ int cmd_plan(int argc, char **argv) {
     }
     plan_meta meta = {model, sha, edev.name, cdev.name, epred, cpred, stats_desc};
     root = plan_result_json(m.g, &pb, &res, &meta, meas);
+    if (exits) json_object_set_new(root, "config_map", plan_config_map_json(&pb, &cmap, exit_names));
     if (outp && json_dump_file(root, outp, JSON_INDENT(1) | JSON_REAL_PRECISION(10))) {
         cv_fail(ctx, CLEAVE_E_IO, "%s: cannot write", outp);
         goto err;
@@ -394,6 +542,7 @@ int cmd_plan(int argc, char **argv) {
                    plan_method_name(s->method), s->n_edge, dag->n_nodes, sent, s->tx_bytes / 1000, s->edge_ms,
                    s->transfer_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
         }
+        if (exits) print_map(&cmap, dag, exit_names);
         if (outp) printf("\nwritten    %s\n", outp);
     }
     rc = res.n_front ? 0 : 5;
@@ -404,6 +553,7 @@ out:
     json_decref(root);
     json_decref(sroot);
     cv_free(meas);
+    plan_config_map_free(&cmap);
     plan_result_free(&res);
     cv_free(e32), cv_free(e8), cv_free(cl), cv_free(node_layer), cv_free(tensor_layer);
     cv_free(feat);

@@ -244,3 +244,71 @@ int plan_cut_returned(const plan_dag *d, const uint8_t *edge, int *out) {
     }
     return n;
 }
+
+void plan_dag_ancestors(const plan_dag *d, int t, uint8_t *keep) {
+    memset(keep, 0, (size_t)d->n_nodes);
+    int p = d->tensors[t].producer;
+    if (p < 0) return;
+    keep[p] = 1;
+    /* predecessors have lower indices: one backward sweep closes the set */
+    for (int i = p; i >= 0; i--)
+        if (keep[i])
+            for (int k = 0; k < d->nodes[i].n_pred; k++) keep[d->nodes[i].pred[k]] = 1;
+}
+
+cleave_status plan_dag_subset(cleave_ctx *ctx, const plan_dag *d, const uint8_t *keep,
+                              const int *outputs, int n_outputs, plan_dag **out, int *node_map,
+                              int *tensor_map) {
+    int nn = 0, nt = 0;
+    for (int i = 0; i < d->n_nodes; i++) node_map[i] = keep[i] ? nn++ : -1;
+    for (int t = 0; t < d->n_tensors; t++) {
+        const plan_tensor *x = &d->tensors[t];
+        int used = x->producer >= 0 && keep[x->producer];
+        for (int k = 0; k < x->n_cons && !used; k++) used = keep[x->cons[k]];
+        tensor_map[t] = used ? nt++ : -1;
+    }
+    plan_dag *s = NULL;
+    CV_TRY(alloc_dag(ctx, nn, nt, &s));
+    cleave_status st = CLEAVE_OK;
+    for (int t = 0; t < d->n_tensors; t++) {
+        if (tensor_map[t] < 0) continue;
+        plan_tensor *y = &s->tensors[tensor_map[t]];
+        *y = d->tensors[t];
+        y->producer = y->producer >= 0 ? node_map[y->producer] : -1;
+        y->is_output = 0;
+        y->cons = NULL;
+        y->n_cons = 0;
+    }
+    for (int k = 0; k < n_outputs; k++)
+        if (outputs[k] >= 0 && outputs[k] < d->n_tensors && tensor_map[outputs[k]] >= 0)
+            s->tensors[tensor_map[outputs[k]]].is_output = 1;
+    for (int i = 0; i < d->n_nodes && !st; i++) {
+        if (!keep[i]) continue;
+        const plan_node *a = &d->nodes[i];
+        plan_node *b = &s->nodes[node_map[i]];
+        b->name = a->name;
+        b->graph_node = a->graph_node;
+        b->in = cv_arena_alloc(&s->arena, sizeof(int) * (size_t)(a->n_in + 1));
+        b->out = cv_arena_alloc(&s->arena, sizeof(int) * (size_t)(a->n_out + 1));
+        if (!b->in || !b->out) {
+            st = cv_fail(ctx, CLEAVE_E_NOMEM, "plan: out of memory");
+            break;
+        }
+        for (int k = 0; k < a->n_in; k++) {
+            if (tensor_map[a->in[k]] < 0) {
+                st = cv_fail(ctx, CLEAVE_E_INVALID, "plan: subset not closed under predecessors at node '%s'",
+                             a->name ? a->name : "?");
+                break;
+            }
+            b->in[b->n_in++] = tensor_map[a->in[k]];
+        }
+        for (int k = 0; k < a->n_out; k++)
+            if (tensor_map[a->out[k]] >= 0) b->out[b->n_out++] = tensor_map[a->out[k]];
+    }
+    if (!st) st = finish(ctx, s);
+    for (int t = 0; !st && t < s->n_tensors; t++)
+        if (!s->tensors[t].n_cons && s->tensors[t].producer >= 0) s->tensors[t].is_output = 1;
+    if (st) plan_dag_destroy(s);
+    else *out = s;
+    return st;
+}

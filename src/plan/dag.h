@@ -53,6 +53,16 @@ cleave_status plan_dag_build(cleave_ctx *ctx, int n_nodes, int n_tensors, const 
                              plan_dag **out);
 void plan_dag_destroy(plan_dag *d);
 
+/* The part of d that `keep` (closed under predecessors) selects, nodes and
+ * tensors renumbered in order; node_map / tensor_map (sizes n_nodes /
+ * n_tensors of d) get the new index or -1. Tensors listed in outputs (old
+ * ids) become the sub-DAG's outputs; those nobody reads any more too. */
+cleave_status plan_dag_subset(cleave_ctx *ctx, const plan_dag *d, const uint8_t *keep,
+                              const int *outputs, int n_outputs, plan_dag **out, int *node_map,
+                              int *tensor_map);
+/* keep[] = the nodes tensor t depends on (its producer and all ancestors). */
+void plan_dag_ancestors(const plan_dag *d, int t, uint8_t *keep);
+
 /* 1 when edge[] (1 = on the edge) is closed under predecessors. */
 int plan_cut_valid(const plan_dag *d, const uint8_t *edge);
 /* Tensors the cut sends to the cloud (produced on the edge or graph inputs,

@@ -8,8 +8,7 @@
 
 static json_t *num(double x) { return isfinite(x) ? json_real(round(x * 1e6) / 1e6) : json_null(); }
 
-static json_t *solution_json(const ir_graph *g, const plan_problem *pb, const plan_solution *s, int id,
-                             const plan_measured *meas) {
+json_t *plan_solution_json(const plan_problem *pb, const plan_solution *s, int id, const plan_measured *meas) {
     const plan_dag *d = pb->dag;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
@@ -63,7 +62,6 @@ static json_t *solution_json(const ir_graph *g, const plan_problem *pb, const pl
         json_object_set_new(m, "agreement_with_fp32", num(meas->agreement));
         json_object_set_new(o, "measured", m);
     }
-    (void)g;
     return o;
 }
 
@@ -97,7 +95,30 @@ json_t *plan_result_json(const ir_graph *g, const plan_problem *pb, const plan_r
     if (r->infeasible[0]) json_object_set_new(root, "infeasible", json_string(r->infeasible));
     json_t *arr = json_array();
     for (int i = 0; i < r->n_sol; i++)
-        json_array_append_new(arr, solution_json(g, pb, &r->sol[i], i, measured ? &measured[i] : NULL));
+        json_array_append_new(arr, plan_solution_json(pb, &r->sol[i], i, measured ? &measured[i] : NULL));
     json_object_set_new(root, "solutions", arr);
     return root;
+}
+
+json_t *plan_config_map_json(const plan_problem *pb, const plan_config_map *m, const char *const *exit_names) {
+    json_t *o = json_object();
+    json_object_set_new(o, "deadline_ms", num(m->deadline_ms));
+    json_object_set_new(o, "build_ms", num(m->plan_ms));
+    json_t *arr = json_array();
+    for (int i = 0; i < m->n; i++) {
+        const plan_exit_choice *c = &m->c[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "mbit", num(c->mbit));
+        json_object_set_new(e, "exit", json_integer(c->exit));
+        json_object_set_new(e, "output", json_string(exit_names && exit_names[c->exit] ? exit_names[c->exit] : ""));
+        json_object_set_new(e, "meets", json_boolean(c->meets));
+        json_object_set_new(e, "accuracy_pt", num(c->accuracy));
+        json_t *ms = json_array();
+        for (int k = 0; k < m->n_exits; k++) json_array_append_new(ms, num(c->exit_ms[k]));
+        json_object_set_new(e, "exit_ms", ms);
+        json_object_set_new(e, "solution", plan_solution_json(pb, &c->sol, i, NULL));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "states", arr);
+    return o;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ir/graph.h"
+#include "plan/exits.h"
 #include "plan/planner.h"
 
 #define PLAN_FORMAT_VERSION 1
@@ -25,7 +26,14 @@ typedef struct plan_measured {
     int n;
 } plan_measured;
 
+/* One solution (the same object plan.json's solutions[] holds). */
+json_t *plan_solution_json(const plan_problem *pb, const plan_solution *s, int id, const plan_measured *m);
+
 json_t *plan_result_json(const ir_graph *g, const plan_problem *pb, const plan_result *r,
                          const plan_meta *m, const plan_measured *measured);
+
+/* The Edgent configuration map: {"deadline_ms", "states": [{"mbit", "exit",
+ * "output", "meets", "accuracy_pt", "exit_ms": [...], "solution": {...}}]}. */
+json_t *plan_config_map_json(const plan_problem *pb, const plan_config_map *m, const char *const *exit_names);
 
 #endif

@@ -61,4 +61,15 @@ msg=$("$CLEAVE" plan "$M" "${args[@]/3mbit,20ms/3mbt,20ms}" --stats "$T/stats.js
 msg=$("$CLEAVE" plan "$M" "${args[@]}" --stats "$T/stats.json" --max-drop 0 2>&1); rc=$?
 [ $rc -eq 5 ] && echo "$msg" | grep -q "tightest constraint" && ok "impossible bound: exit 5, $(echo "$msg" | grep -o 'no feasible.*' | head -1)" \
   || bad "impossible bound: rc $rc"
+# early exits: the configuration map
+E=$SRC/models/fmnist-exits.onnx
+out=$("$CLEAVE" plan "$E" --edge "$SRC/devices/mcu.json" --cloud "$SRC/devices/server.json" --link 0.25mbit,20ms \
+      --mem 512KiB --data random --calib-n 32 --table-n 16 --exits --deadline 35 --exit-accuracy 90.8,92.46,93.44 \
+      --bandwidths 0.05,0.5,1.5 -o "$T/exits.json" 2>&1) || bad "plan --exits failed: $out"
+echo "$out" | grep -A4 "configuration map"
+[ "$(echo "$out" | grep -A5 'configuration map' | grep -c ' yes ')" -eq 3 ] && ok "every state meets 35 ms" \
+  || bad "configuration map"
+grep -q '"config_map"' "$T/exits.json" && ok "plan.json config_map" || bad "no config_map in plan.json"
+"$CLEAVE" plan "$E" --edge "$SRC/devices/mcu.json" --cloud "$SRC/devices/server.json" --link 1mbit --mem 512KiB \
+  --exits >/dev/null 2>&1 && bad "--exits without --deadline accepted" || ok "--exits needs --deadline"
 exit $fail
