@@ -492,7 +492,7 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
                      "edge part at the lowest bits exceeds %.0f KiB by %.0f%%)",
                      pb->mem_budget / 1024, 100 * S.best_mem_excess);
     }
-    qsort(S.fr.s, (size_t)S.fr.n, sizeof *S.fr.s, cmp_sol);
+    if (S.fr.n) qsort(S.fr.s, (size_t)S.fr.n, sizeof *S.fr.s, cmp_sol);
     if (S.fr.n) S.fr.s[0].recommended = 1;
     /* baselines */
     plan_solution *all = cv_realloc(S.fr.s, sizeof *all * (size_t)(S.fr.n + PLAN_METHOD_N + 1));
