@@ -542,6 +542,24 @@ int cmd_plan(int argc, char **argv) {
                    plan_method_name(s->method), s->n_edge, dag->n_nodes, sent, s->tx_bytes / 1000, s->edge_ms,
                    s->transfer_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
         }
+        /* one line to compare runs: the recommended solution against the
+         * fastest baseline that meets the same constraints */
+        int bb = -1;
+        for (int k = res.n_front; k < res.n_sol; k++)
+            if (res.sol[k].feasible && (bb < 0 || res.sol[k].total_ms < res.sol[bb].total_ms)) bb = k;
+        if (res.n_front) {
+            const plan_solution *r0 = &res.sol[0];
+            char md[48] = "";
+            if (meas && meas[0].n) snprintf(md, sizeof md, ", measured %.2f", meas[0].drop);
+            printf("\nsummary    recommended: %d/%d nodes on the edge, sends %.1f KB, %.2f ms, %.0f KiB, drop %.2f pt "
+                   "predicted%s", r0->n_edge, dag->n_nodes, r0->tx_bytes / 1000, r0->total_ms, r0->mem_bytes / 1024,
+                   r0->pred_drop, md);
+            if (bb >= 0)
+                printf("; best feasible baseline: %s %.2f ms (%.2fx)\n", plan_method_name(res.sol[bb].method),
+                       res.sol[bb].total_ms, res.sol[bb].total_ms / r0->total_ms);
+            else
+                printf("; no baseline is feasible\n");
+        }
         if (exits) print_map(&cmap, dag, exit_names);
         if (outp) printf("\nwritten    %s\n", outp);
     }

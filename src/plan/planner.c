@@ -396,10 +396,64 @@ static void price_cut(search *S, const uint8_t *edge) {
     plan_ba_sweep_free(&sw);
 }
 
+/* The same cut with the edge part in float (fp32 kernels, fp32 weights):
+ * on a small model the int8 kernels' fixed costs can exceed their savings,
+ * so the float edge is a candidate too. Sent tensors may still be
+ * quantized for the link (widths from the set, or float). */
+static void price_cut_fp32(search *S, const uint8_t *edge) {
+    const plan_problem *pb = S->pb;
+    const plan_dag *d = pb->dag;
+    int *cross = S->cross, *cl = S->cl, *cb = S->cb;
+    int nc = plan_cut_crossing(d, edge, cross), nw = 0;
+    double wbytes = 0;
+    for (int i = 0; i < d->n_nodes; i++) {
+        if (!edge[i]) continue;
+        wbytes += pb->feat[i].param_bytes;
+        if (pb->node_layer[i] >= 0) S->wl[nw] = pb->node_layer[i], S->wb[nw++] = 32;
+    }
+    if (wbytes + plan_act_peak_bytes(pb, edge, 0) > pb->mem_budget) return;
+    int nopt = pb->n_bits + 1, quant_cross = 0;
+    for (int c = 0; c < nc; c++) cl[c] = pb->tensor_layer[cross[c]], quant_cross += cl[c] >= 0;
+    int uniform = quant_cross > 4;
+    long combos = 1;
+    for (int c = 0; c < nc && !uniform; c++)
+        if (cl[c] >= 0) combos *= nopt;
+    if (uniform) combos = nopt;
+    for (long ci = 0; ci < combos && !S->st; ci++) {
+        long r = ci;
+        double dc = 0;
+        for (int c = 0; c < nc; c++) {
+            int o;
+            if (cl[c] < 0) {
+                cb[c] = 32;
+                continue;
+            }
+            if (uniform) o = (int)ci;
+            else o = (int)(r % nopt), r /= nopt;
+            cb[c] = o < pb->n_bits ? pb->bits[o] : 32;
+            dc += dist_a(pb, cl[c], cb[c]);
+        }
+        if (100.0 * pb->kappa * sqrt(dc) > pb->max_drop) continue;
+        plan_solution s;
+        if ((S->st = materialize(S->ctx, pb, PLAN_AUTO_SPLIT, edge, cross, cb, nc, S->wl, S->wb, nw, 0, &s))) {
+            sol_free(&s);
+            return;
+        }
+        if (!s.feasible) {
+            sol_free(&s);
+            continue;
+        }
+        S->st = front_add(S->ctx, &S->fr, &s);
+    }
+}
+
 static int on_cut(void *user, const uint8_t *edge) {
     search *S = user;
     S->visited++;
     price_cut(S, edge);
+    int any = 0;
+    for (int i = 0; i < S->pb->dag->n_nodes && !any; i++) any = edge[i];
+    if (any && !S->st) price_cut_fp32(S, edge);
     return S->st != CLEAVE_OK;
 }
 

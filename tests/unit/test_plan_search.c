@@ -35,14 +35,17 @@ typedef struct inst {
 static void price(const inst *I, const uint8_t *edge, const int *wbits, const int *abits, const int *cross,
                   const int *cb, int nc, double *lat, double *mem, double *drop) {
     const plan_problem *pb = &I->pb;
-    int n = I->d->n_nodes, any = 0;
+    int n = I->d->n_nodes, any = 0, int8 = 0;
     double e = 0, c = 0, wb = 0, dist = 0, tx = 0;
+    for (int i = 0; i < n; i++)
+        if (edge[i]) int8 |= wbits[I->node_layer[i]] < 32; /* a float edge keeps every weight float */
     for (int i = 0; i < n; i++) {
         any |= edge[i];
         if (edge[i]) {
-            e += I->e8[i];
             int k = I->node_layer[i];
-            wb += I->layers[k].w_numel * wbits[k] / 8.0 + 4.0 * 16 + 4.0 * 16; /* scales + bias */
+            e += int8 ? I->e8[i] : I->e32[i];
+            wb += int8 ? I->layers[k].w_numel * wbits[k] / 8.0 + 4.0 * 16 + 4.0 * 16 /* scales + bias */
+                       : I->feat[i].param_bytes;
         } else {
             c += I->cl[i];
         }
@@ -55,7 +58,7 @@ static void price(const inst *I, const uint8_t *edge, const int *wbits, const in
     }
     for (int q = 0; q < nc; q++) tx += ceil(I->d->tensors[cross[q]].numel * (double)cb[q] / 8);
     *lat = e + c + (nc ? cost_link_transfer_ms(&pb->link, tx) : 0);
-    *mem = any ? wb + plan_act_peak_bytes(pb, edge, 1) : 0;
+    *mem = any ? wb + plan_act_peak_bytes(pb, edge, int8) : 0;
     *drop = 100 * pb->kappa * sqrt(dist);
 }
 
@@ -98,6 +101,27 @@ static int exh_cut(void *user, const uint8_t *edge) {
         double lat, mem, drop;
         price(I, edge, wbits, abits, cross, cb, nc, &lat, &mem, &drop);
         if (mem <= pb->mem_budget && drop <= pb->max_drop && lat < X->best) X->best = lat;
+    }
+    /* the float edge: weights and kept activations float, sent tensors at
+     * any width of the set or float */
+    if (any) {
+        long fc = 1;
+        for (int j = 0; j < nq; j++) fc *= 5;
+        for (long ci = 0; ci < fc; ci++) {
+            int wbits[MAXN + 1], abits[MAXN + 1], cb[16];
+            for (int k = 0; k <= n; k++) wbits[k] = abits[k] = 32;
+            for (int q = 0; q < nc; q++) cb[q] = 32;
+            long r = ci;
+            for (int j = 0; j < nq; j++) {
+                int o = (int)(r % 5);
+                r /= 5;
+                cb[qc[j]] = o < 4 ? pb->bits[o] : 32;
+                abits[I->tensor_layer[cross[qc[j]]]] = cb[qc[j]];
+            }
+            double lat, mem, drop;
+            price(I, edge, wbits, abits, cross, cb, nc, &lat, &mem, &drop);
+            if (mem <= pb->mem_budget && drop <= pb->max_drop && lat < X->best) X->best = lat;
+        }
     }
     return 0;
 }
