@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/vexp.h"
 
 #define SOFTMAX_PAR_MIN 32768
 
@@ -46,32 +47,6 @@ static size_t softmax_scratch_per_thread(cv_dtype dt, const softmax_shape *s) {
     return (b + 63) & ~(size_t)63;
 }
 
-/* exp for float32 without branches, so loops calling it vectorise: Cody-Waite
- * reduction x = n ln2 + r, |r| <= ln2/2, and the degree-6 polynomial of the
- * Cephes library's expf (S. L. Moshier); about 1.4 ulp. 2^n is built in the
- * exponent field; n comes from the low bits of x*log2(e) + 1.5*2^23, which
- * rounds to an integer, so no float->int conversion can overflow. Requires
- * x >= -87.3 (callers clamp) and x <= 0 (softmax subtracts the maximum). */
-static inline float softmax_exp_f32(float x) {
-    const float magic = 0x1.8p23f;
-    float t = x * 1.44269504088896341f + magic, n = t - magic;
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    uint32_t tb, eb;
-    memcpy(&tb, &t, 4);
-    eb = (tb - 0x4B400000u + 127u) << 23;
-    float sc;
-    memcpy(&sc, &eb, 4);
-    return p * sc;
-}
-
 /* y[i] = exp(x[i] - m[i]) (ms = 1) or exp(x[i] - m[0]) (ms = 0). The clamp
  * is a separate pass: fused, GCC threads the clamped constant into a branch
  * and gives up vectorising the polynomial. exp(-87.3) ~ 1e-38 stands in for 0. */
@@ -90,7 +65,7 @@ static void softmax_expsub_f32(const float *restrict x, const float *restrict m,
         }
     }
     for (int64_t i = 0; i < n; i++)
-        y[i] = softmax_exp_f32(y[i]);
+        y[i] = vexp_f32(y[i]);
 }
 
 static void softmax_expsub_f64(const double *restrict x, const double *restrict m, int ms,

@@ -9,6 +9,7 @@
 #include <tgmath.h> /* exp/log/... resolve to expf/logf on float */
 
 #include "ops/op.h"
+#include "ops/vexp.h"
 
 #define UN_NT (CV_BF16 + 1) /* size of the per-dtype tables */
 #define UN_CHUNK 256        /* elements per conversion chunk */
@@ -62,33 +63,14 @@ UN_FLOAT(relu, y = x < 0 ? 0 : x) /* NaN passes through */
 UN_FLOAT(leaky, y = x < 0 ? al * x : x)
 UN_FKERN(un_sigmoid_f64, double, y = 1 / (1 + exp(-x))) /* exp overflow gives 0, underflow 1 */
 
-/* exp for float32 in branch-free arithmetic the compiler vectorizes (libm's
- * exp is a call per element): x = n ln2 + r with n = round(x / ln2) by the
- * 1.5 * 2^23 trick and ln2 split in two (Cody-Waite), exp(r) on
- * [-ln2/2, ln2/2] by the degree-7 polynomial of Cephes' expf, 2^n built in
- * the exponent bits. x is clamped to [-87.3, 88.3] (2^n stays normal), which
- * is exact enough for the sigmoid: a few ulp inside, and saturation to 0 or
- * 1 beyond. NaN is clamped too: the caller restores it. */
+/* exp(x) clamped to [-87.3, 88.3] (vexp_f32's domain), which is exact
+ * enough for the sigmoid: a few ulp inside, saturation to 0 or 1 beyond.
+ * Written so NaN maps to the lower bound (the caller restores it) and the
+ * loop has no branch. */
 static inline float exp_f32_clamped(float x) {
-    /* written so NaN maps to the lower bound: the conversion below then
-     * always sees a finite value and the loop has no branch */
     x = !(x >= -87.3365447505531f) ? -87.3365447505531f : x;
     x = x > 88.3762626647949f ? 88.3762626647949f : x;
-    float fn = x * 1.44269504088896341f + 12582912.0f;
-    fn -= 12582912.0f;
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    int32_t bits = ((int32_t)fn + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return vexp_f32(x);
 }
 
 /* Wider vectors where the CPU has them, chosen at load time (ifunc). */
