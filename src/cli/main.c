@@ -19,7 +19,9 @@ static const struct {
     {"profile", cmd_profile, "per-node latency profile, device calibration, predictor validation"},
     {"emulate", cmd_emulate, "run a command on an emulated slower device (cgroup CPU quota)"},
     {"plan", cmd_plan, "where to cut a model and with which bits: Pareto front and baselines"},
+#ifndef CLEAVE_NO_NET
     {"link", cmd_link, "link model: predicted vs measured HTTP transfer times"},
+#endif
 };
 
 static void usage(FILE *f) {
