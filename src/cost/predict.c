@@ -11,10 +11,10 @@ double cost_predict_node_ms(const cost_predictor *p, const cost_features *f) {
         if (!p->prof || !f->name) return NAN;
         int i = cost_profile_find(p->prof, f->name);
         if (i < 0) return NAN;
-        /* under a CPU quota single runs are not slowed, only their average is
-         * (docs/emulation.md): emulated profiles answer with means */
-        int mean = p->use_mean || p->prof->emulation[0];
-        return mean ? p->prof->nodes[i].t.mean_ms : p->prof->nodes[i].t.median_ms;
+        /* emulated profiles answer with means (a CPU quota slows the
+         * average of many short runs, not each run; docs/emulation.md) */
+        if (p->use_mean && !p->prof->emulation[0]) return p->prof->nodes[i].t.mean_ms;
+        return cost_profile_node_ms(p->prof, i);
     }
     case COST_PRED_ROOFLINE:
         return p->dev ? cost_roofline_node_ms(p->dev, f, p->threads) : NAN;

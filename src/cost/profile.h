@@ -52,7 +52,8 @@ void cost_profile_free(cost_profile *p);
 
 /* The figure a profile stands for: the median, or the mean when it was
  * measured under emulation (a CPU quota slows the average of many short
- * runs, not each run). */
+ * runs, not each run). Node figures are scaled so that they add up to the
+ * whole model's (the timers miss the gaps between nodes). */
 double cost_profile_whole_ms(const cost_profile *p);
 double cost_profile_node_ms(const cost_profile *p, int i);
 

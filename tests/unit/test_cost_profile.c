@@ -114,12 +114,15 @@ int main(void) {
         CHECK_NEAR(q.nodes[i].t.median_ms, p.nodes[i].t.median_ms, 1e-5, 0);
         CHECK(q.nodes[i].f.kh == p.nodes[i].f.kh && q.nodes[i].f.cout == p.nodes[i].f.cout);
     }
-    /* profile lookup predicts each node's median, and their sum */
+    /* profile lookup predicts each node's median scaled by the gaps between
+     * nodes, so the nodes add up to the whole-model median */
     cost_predictor pr = {.kind = COST_PRED_PROFILE, .prof = &q};
     int missing = -1;
     cost_features *fs = cv_malloc(sizeof *fs * (size_t)p.n);
     for (int i = 0; i < p.n; i++) fs[i] = p.nodes[i].f;
-    CHECK_NEAR(cost_predict_sum_ms(&pr, fs, p.n, &missing), cost_profile_sum_median(&q), 1e-9, 1e-9);
+    CHECK_NEAR(cost_predict_sum_ms(&pr, fs, p.n, &missing), q.whole.median_ms, 1e-9, 1e-9);
+    CHECK_NEAR(cost_predict_node_ms(&pr, &fs[0]) / q.nodes[0].t.median_ms,
+               q.whole.median_ms / cost_profile_sum_median(&q), 1e-9, 1e-9);
     CHECK(missing == 0);
     cost_features ghost = fs[0];
     ghost.name = "no_such_node";
