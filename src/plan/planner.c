@@ -288,13 +288,62 @@ typedef struct search {
     plan_ba_layer *bal;
 } search;
 
-static void price_cut(search *S, const uint8_t *edge) {
+/* The sent tensors' widths. Tensors with a quantization point take one of
+ * nopt options (option j < n_bits: bits[j], else float), in every
+ * combination, or one width for all when more than four cross; the others
+ * go as float. width_combos() counts the combinations; set_widths() fills
+ * cb[] for combination ci and returns the distortion it adds. */
+static long width_combos(const int *cl, int nc, int nopt, int *uniform) {
+    int quant_cross = 0;
+    for (int c = 0; c < nc; c++) quant_cross += cl[c] >= 0;
+    *uniform = quant_cross > 4;
+    if (*uniform) return nopt;
+    long combos = 1;
+    for (int c = 0; c < nc; c++)
+        if (cl[c] >= 0) combos *= nopt;
+    return combos;
+}
+
+static double set_widths(const plan_problem *pb, const int *cl, int nc, int nopt, int uniform, long ci,
+                         int *cb) {
+    double dc = 0;
+    long r = ci;
+    for (int c = 0; c < nc; c++) {
+        if (cl[c] < 0) {
+            cb[c] = 32;
+            continue;
+        }
+        int o = uniform ? (int)ci : (int)(r % nopt);
+        if (!uniform) r /= nopt;
+        cb[c] = o < pb->n_bits ? pb->bits[o] : 32;
+        dc += dist_a(pb, cl[c], cb[c]);
+    }
+    return dc;
+}
+
+/* Price one configuration of the cut (crossing widths in S->cb, weight
+ * widths S->wb of layers S->wl) and offer it to the front. */
+static void offer(search *S, const uint8_t *edge, int nc, int nw, int int8_edge) {
+    plan_solution s;
+    if ((S->st = materialize(S->ctx, S->pb, PLAN_AUTO_SPLIT, edge, S->cross, S->cb, nc, S->wl, S->wb, nw,
+                             int8_edge, &s))) {
+        sol_free(&s);
+        return;
+    }
+    if (!s.feasible) {
+        sol_free(&s);
+        return;
+    }
+    S->st = front_add(S->ctx, &S->fr, &s);
+}
+
+/* The cut with int8 edge kernels: weight widths from the Lagrangian sweep
+ * within the memory the activations leave. S->cross / S->cl hold the nc
+ * crossing tensors and their quantization layers. */
+static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
     const plan_problem *pb = S->pb;
     const plan_dag *d = pb->dag;
     int *cross = S->cross, *cl = S->cl, *cb = S->cb;
-    int nc = plan_cut_crossing(d, edge, cross);
-    int any_edge = 0;
-    for (int i = 0; i < d->n_nodes; i++) any_edge |= edge[i];
     /* weight layers on the edge */
     int nw = 0;
     double fixed_bytes = 0, min_w = 0;
@@ -333,34 +382,35 @@ static void price_cut(search *S, const uint8_t *edge) {
         for (int c = 0; c < nc; c++) sent |= cross[c] == t;
         if (!sent) dfix += dist_a(pb, k, 8);
     }
-    for (int c = 0; c < nc; c++) cl[c] = pb->tensor_layer[cross[c]];
     plan_ba_sweep sw;
     memset(&sw, 0, sizeof sw);
     if (nw && (S->st = plan_ba_sweep_run(S->ctx, S->bal, nw, &sw))) return;
-    /* crossing widths: every combination (uniform ones when > 4 tensors);
-     * the raw input of a cloud-only plan goes at input_bits */
-    int quant_cross = 0;
-    for (int c = 0; c < nc; c++) quant_cross += cl[c] >= 0;
-    int uniform = quant_cross > 4;
-    long combos = 1;
-    for (int c = 0; c < nc && !uniform; c++)
-        if (cl[c] >= 0 && any_edge) combos *= pb->n_bits;
-    if (uniform) combos = pb->n_bits;
+    /* the least-distortion weights that fit, and what they cost, are the
+     * same for every crossing width: S->choice keeps them */
+    int k0 = nw ? plan_ba_sweep_best(&sw, mem_left) : 0;
+    if (k0 < 0) {
+        plan_ba_sweep_free(&sw);
+        return;
+    }
+    double dw = 0;
+    if (nw) {
+        plan_ba_sweep_choice(&sw, k0, S->choice);
+        dw = plan_ba_fill(S->bal, nw, S->choice, mem_left);
+    }
+    /* crossing widths; the raw input of a cloud-only plan goes at input_bits */
+    int uniform = 0;
+    long combos = any_edge ? width_combos(cl, nc, pb->n_bits, &uniform) : 1;
     for (long ci = 0; ci < combos && !S->st; ci++) {
-        long r = ci;
         double dc = 0;
-        for (int c = 0; c < nc; c++) {
-            if (!any_edge) cb[c] = d->tensors[cross[c]].producer < 0 ? pb->input_bits : 32;
-            else if (cl[c] < 0) cb[c] = 32;
-            else if (uniform) cb[c] = pb->bits[ci];
-            else cb[c] = pb->bits[r % pb->n_bits], r /= pb->n_bits;
-            dc += dist_a(pb, cl[c], cb[c]);
+        if (any_edge) {
+            dc = set_widths(pb, cl, nc, pb->n_bits, uniform, ci, cb);
+        } else {
+            for (int c = 0; c < nc; c++) {
+                cb[c] = d->tensors[cross[c]].producer < 0 ? pb->input_bits : 32;
+                dc += dist_a(pb, cl[c], cb[c]);
+            }
         }
         double drem = S->dist_budget - dfix - dc;
-        int k0 = nw ? plan_ba_sweep_best(&sw, mem_left) : 0;
-        if (k0 < 0) continue;
-        if (nw) plan_ba_sweep_choice(&sw, k0, S->choice);
-        double dw = nw ? plan_ba_fill(S->bal, nw, S->choice, mem_left) : 0;
         if (dw > drem) {
             double pd = 100.0 * pb->kappa * sqrt(dfix + dc + dw);
             if (pd < S->best_drop) S->best_drop = pd;
@@ -368,29 +418,17 @@ static void price_cut(search *S, const uint8_t *edge) {
         }
         /* up to three points: least distortion (filled), least memory that
          * still meets the bound, and one between */
-        int pts[3], np = 0, k1 = k0;
+        int k1 = k0;
         while (nw && k1 + 1 < sw.n_points && sw.dist[k1 + 1] <= drem) k1++;
-        pts[np++] = -1; /* the filled k0 */
+        for (int j = 0; j < nw; j++) S->wb[j] = pb->bits[S->choice[j]];
+        offer(S, edge, nc, nw, any_edge);
+        int pts[2], np = 0;
         if (k1 > k0) pts[np++] = k1;
         if (k1 > k0 + 1) pts[np++] = (k0 + k1) / 2;
         for (int q = 0; q < np && !S->st; q++) {
-            if (pts[q] >= 0) plan_ba_sweep_choice(&sw, pts[q], S->choice);
-            else if (nw) {
-                plan_ba_sweep_choice(&sw, k0, S->choice);
-                plan_ba_fill(S->bal, nw, S->choice, mem_left);
-            }
-            for (int j = 0; j < nw; j++) S->wb[j] = pb->bits[S->choice[j]];
-            plan_solution s;
-            if ((S->st = materialize(S->ctx, pb, PLAN_AUTO_SPLIT, edge, cross, cb, nc, S->wl, S->wb, nw,
-                                     any_edge, &s))) {
-                sol_free(&s);
-                break;
-            }
-            if (!s.feasible) {
-                sol_free(&s);
-                continue;
-            }
-            S->st = front_add(S->ctx, &S->fr, &s);
+            plan_ba_sweep_choice(&sw, pts[q], S->wb); /* option indices, then widths */
+            for (int j = 0; j < nw; j++) S->wb[j] = pb->bits[S->wb[j]];
+            offer(S, edge, nc, nw, any_edge);
         }
     }
     plan_ba_sweep_free(&sw);
@@ -400,11 +438,10 @@ static void price_cut(search *S, const uint8_t *edge) {
  * on a small model the int8 kernels' fixed costs can exceed their savings,
  * so the float edge is a candidate too. Sent tensors may still be
  * quantized for the link (widths from the set, or float). */
-static void price_cut_fp32(search *S, const uint8_t *edge) {
+static void price_cut_fp32(search *S, const uint8_t *edge, int nc) {
     const plan_problem *pb = S->pb;
     const plan_dag *d = pb->dag;
-    int *cross = S->cross, *cl = S->cl, *cb = S->cb;
-    int nc = plan_cut_crossing(d, edge, cross), nw = 0;
+    int nw = 0;
     double wbytes = 0;
     for (int i = 0; i < d->n_nodes; i++) {
         if (!edge[i]) continue;
@@ -412,48 +449,23 @@ static void price_cut_fp32(search *S, const uint8_t *edge) {
         if (pb->node_layer[i] >= 0) S->wl[nw] = pb->node_layer[i], S->wb[nw++] = 32;
     }
     if (wbytes + plan_act_peak_bytes(pb, edge, 0) > pb->mem_budget) return;
-    int nopt = pb->n_bits + 1, quant_cross = 0;
-    for (int c = 0; c < nc; c++) cl[c] = pb->tensor_layer[cross[c]], quant_cross += cl[c] >= 0;
-    int uniform = quant_cross > 4;
-    long combos = 1;
-    for (int c = 0; c < nc && !uniform; c++)
-        if (cl[c] >= 0) combos *= nopt;
-    if (uniform) combos = nopt;
+    int nopt = pb->n_bits + 1, uniform = 0;
+    long combos = width_combos(S->cl, nc, nopt, &uniform);
     for (long ci = 0; ci < combos && !S->st; ci++) {
-        long r = ci;
-        double dc = 0;
-        for (int c = 0; c < nc; c++) {
-            int o;
-            if (cl[c] < 0) {
-                cb[c] = 32;
-                continue;
-            }
-            if (uniform) o = (int)ci;
-            else o = (int)(r % nopt), r /= nopt;
-            cb[c] = o < pb->n_bits ? pb->bits[o] : 32;
-            dc += dist_a(pb, cl[c], cb[c]);
-        }
-        if (100.0 * pb->kappa * sqrt(dc) > pb->max_drop) continue;
-        plan_solution s;
-        if ((S->st = materialize(S->ctx, pb, PLAN_AUTO_SPLIT, edge, cross, cb, nc, S->wl, S->wb, nw, 0, &s))) {
-            sol_free(&s);
-            return;
-        }
-        if (!s.feasible) {
-            sol_free(&s);
-            continue;
-        }
-        S->st = front_add(S->ctx, &S->fr, &s);
+        double dc = set_widths(pb, S->cl, nc, nopt, uniform, ci, S->cb);
+        if (100.0 * pb->kappa * sqrt(dc) <= pb->max_drop) offer(S, edge, nc, nw, 0);
     }
 }
 
 static int on_cut(void *user, const uint8_t *edge) {
     search *S = user;
+    const plan_dag *d = S->pb->dag;
     S->visited++;
-    price_cut(S, edge);
-    int any = 0;
-    for (int i = 0; i < S->pb->dag->n_nodes && !any; i++) any = edge[i];
-    if (any && !S->st) price_cut_fp32(S, edge);
+    int nc = plan_cut_crossing(d, edge, S->cross), any = 0;
+    for (int c = 0; c < nc; c++) S->cl[c] = S->pb->tensor_layer[S->cross[c]];
+    for (int i = 0; i < d->n_nodes && !any; i++) any = edge[i];
+    price_cut(S, edge, nc, any);
+    if (any && !S->st) price_cut_fp32(S, edge, nc);
     return S->st != CLEAVE_OK;
 }
 
