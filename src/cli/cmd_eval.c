@@ -54,13 +54,6 @@ static cleave_status run_batch(cleave_ctx *ctx, const ir_graph *g, batch_plan *b
     return rt_plan_run(bp->p, in);
 }
 
-static int64_t argmax(const float *x, int64_t n) {
-    int64_t b = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 typedef struct out_acc {
     double ok_f, ok_q, agree, sig, err;
     double ok_ort, agree_ort;
@@ -107,7 +100,7 @@ static cleave_status eval_ort(cleave_ctx *ctx, const ir_graph *g, const cli_data
             if ((s = cv_npy_load(ctx, file, &t))) break;
             int64_t per = t.dtype == CV_F32 && t.ndim >= 1 && t.dims[0] == b ? cv_numel(&t) / b : 0;
             for (int i = 0; per && i < b; i++) {
-                int64_t a = argmax((const float *)t.data + per * i, per);
+                int64_t a = quant_argmax((const float *)t.data + per * i, per);
                 acc[k].ok_ort += a == cli_dataset_label(ds, first + i);
                 acc[k].agree_ort += a == acc[k].pred[first + i];
             }
@@ -243,7 +236,7 @@ int cmd_eval(int argc, char **argv) {
             int64_t per = cv_numel(of) / b;
             const float *f = of->data, *q = oq->data;
             for (int i = 0; i < b; i++) {
-                int64_t af = argmax(f + per * i, per), aq = argmax(q + per * i, per);
+                int64_t af = quant_argmax(f + per * i, per), aq = quant_argmax(q + per * i, per);
                 int lab = labelled ? cli_dataset_label(&ds, first + i) : -1;
                 acc[k].ok_f += af == lab;
                 acc[k].ok_q += aq == lab;

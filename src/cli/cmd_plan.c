@@ -108,20 +108,13 @@ static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_fe
     return CLEAVE_OK;
 }
 
-static int argmax_f(const float *x, int64_t n) {
-    int64_t b = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return (int)b;
-}
-
 /* Top-1 of the last output and agreement with ref (both on the same data). */
 static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, plan_measured *m) {
     int k = o->n_out - 1;
     int64_t per = o->per_sample[k];
     int correct = 0, agree = 0, ref_correct = 0, labelled = cli_dataset_label(ds, 0) >= 0;
     for (int i = 0; i < o->n; i++) {
-        int a = argmax_f(o->out[k] + per * i, per), b = argmax_f(ref->out[k] + per * i, per);
+        int64_t a = quant_argmax(o->out[k] + per * i, per), b = quant_argmax(ref->out[k] + per * i, per);
         agree += a == b;
         if (labelled) correct += a == cli_dataset_label(ds, i), ref_correct += b == cli_dataset_label(ds, i);
     }
@@ -202,7 +195,7 @@ static cleave_status plan_exits(cleave_ctx *ctx, const char *model, const cli_qm
         for (int k = 0; !s && k < n_ex; k++) {
             int correct = 0;
             int64_t per = o.per_sample[k];
-            for (int i = 0; i < o.n; i++) correct += argmax_f(o.out[k] + per * i, per) == cli_dataset_label(&ds, i);
+            for (int i = 0; i < o.n; i++) correct += quant_argmax(o.out[k] + per * i, per) == cli_dataset_label(&ds, i);
             acc[k] = 100.0 * correct / o.n;
         }
         if (!s && !quiet) {

@@ -151,7 +151,7 @@ cleave_status quant_collect_outputs(cleave_ctx *ctx, const ir_graph *g, const qu
     return s;
 }
 
-static int64_t argmax(const float *x, int64_t n) {
+int64_t quant_argmax(const float *x, int64_t n) {
     int64_t b = 0;
     for (int64_t i = 1; i < n; i++)
         if (x[i] > x[b]) b = i;
@@ -169,7 +169,7 @@ quant_distortion quant_compare_outputs(const quant_outputs *r, const quant_outpu
                 se += dlt * dlt;
             }
             cnt += (double)per;
-            flips += argmax(a, per) != argmax(b, per);
+            flips += quant_argmax(a, per) != quant_argmax(b, per);
             pairs += 1;
         }
     }

@@ -42,6 +42,9 @@ typedef struct quant_distortion {
     double mse;
     double flip;
 } quant_distortion;
+/* Index of the first largest of x[0..n) (the top-1 class). */
+int64_t quant_argmax(const float *x, int64_t n);
+
 quant_distortion quant_compare_outputs(const quant_outputs *r, const quant_outputs *q);
 
 /* Quantize a copy of g with per-layer bits and measure its distortion
