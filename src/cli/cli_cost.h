@@ -24,6 +24,11 @@ typedef struct cli_prof_opts {
 cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
                                 cost_profile *out);
 
+/* The measurement options profile and --validate share (--threads,
+ * --warmup, --repeat, --dtype) at argv[*i]: 1 when taken (*i moved past its
+ * value), 0 when not one of them, -1 after printing why the value is bad. */
+int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opts *o);
+
 int cmd_profile_validate(int argc, char **argv);
 
 #endif

@@ -174,6 +174,23 @@ static int calibrate_device(int threads, const char *name, const char *outp) {
     return rc;
 }
 
+int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opts *o) {
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int ok;
+    if (!strcmp(a, "--threads")) ok = cli_parse_int(a, v, 1, 1024, threads);
+    else if (!strcmp(a, "--warmup")) ok = cli_parse_int(a, v, 0, 100000, &o->warmup);
+    else if (!strcmp(a, "--repeat")) ok = cli_parse_int(a, v, 1, 1000000, &o->repeat);
+    else if (!strcmp(a, "--dtype") && v) {
+        int d = cost_dtype_parse(v);
+        if (d < 0) fprintf(stderr, "cleave profile: --dtype must be fp32 or int8, not '%s'\n", v);
+        else o->dtype = (cost_dtype)d;
+        ok = d >= 0;
+    } else return 0;
+    if (!ok) return -1;
+    (*i)++;
+    return 1;
+}
+
 int cmd_profile(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--validate")) return cmd_profile_validate(argc, argv);
@@ -191,25 +208,12 @@ int cmd_profile(int argc, char **argv) {
             help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
-            i++;
-        } else if (!strcmp(a, "--warmup")) {
-            if (!cli_parse_int(a, v, 0, 100000, &o.warmup)) goto out;
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 1000000, &o.repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--top")) {
+        }
+        int took = cli_prof_parse_opt(argc, argv, &i, &threads, &o);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--top")) {
             if (!cli_parse_int(a, v, 0, 100000, &top)) goto out;
-            i++;
-        } else if (!strcmp(a, "--dtype") && v) {
-            int d = cost_dtype_parse(v);
-            if (d < 0) {
-                fprintf(stderr, "cleave profile: --dtype must be fp32 or int8, not '%s'\n", v);
-                goto out;
-            }
-            o.dtype = (cost_dtype)d;
             i++;
         } else if (!strcmp(a, "--calib") && v) o.calib = v, i++;
         else if (!strcmp(a, "--input") && v) o.input = v, i++;

@@ -116,25 +116,12 @@ int cmd_profile_validate(int argc, char **argv) {
             help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
-            i++;
-        } else if (!strcmp(a, "--device-threads")) {
+        }
+        int took = cli_prof_parse_opt(argc, argv, &i, &threads, &o);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--device-threads")) {
             if (!cli_parse_int(a, v, 1, 4096, &dev_threads_opt)) goto out;
-            i++;
-        } else if (!strcmp(a, "--warmup")) {
-            if (!cli_parse_int(a, v, 0, 100000, &o.warmup)) goto out;
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 1000000, &o.repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--dtype") && v) {
-            int d = cost_dtype_parse(v);
-            if (d < 0) {
-                fprintf(stderr, "cleave profile: --dtype must be fp32 or int8, not '%s'\n", v);
-                goto out;
-            }
-            o.dtype = (cost_dtype)d;
             i++;
         } else if (!strcmp(a, "--device") && v) dev_path = v, i++;
         else if (!strcmp(a, "--profiles") && v) dir = v, i++;
