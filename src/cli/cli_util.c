@@ -264,3 +264,15 @@ int cli_ort_run(const char *model, const char *input_npy, const char *outdir, in
     snprintf(json_out, json_len, "%s", line);
     return 0;
 }
+
+int cli_parse_num_list(const char *s, double *out, int max) {
+    int n = 0;
+    while (*s) {
+        char *e;
+        double v = strtod(s, &e);
+        if (e == s || n >= max || (*e && *e != ',')) return -1;
+        out[n++] = v;
+        s = *e ? e + 1 : e;
+    }
+    return n;
+}

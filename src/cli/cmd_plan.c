@@ -165,17 +165,9 @@ static cleave_status plan_exits(cleave_ctx *ctx, const char *model, const cli_qm
     }
     double acc[PLAN_MAX_EXITS];
     if (exacc_s) {
-        int k = 0;
-        const char *p = exacc_s;
-        while (*p && k < PLAN_MAX_EXITS) {
-            char *e;
-            acc[k] = strtod(p, &e);
-            if (e == p || !(acc[k] >= 0 && acc[k] <= 100)) break;
-            k++;
-            p = *e == ',' ? e + 1 : e;
-            if (*e && *e != ',') break;
-        }
-        if (k != n_ex || *p)
+        int k = cli_parse_num_list(exacc_s, acc, PLAN_MAX_EXITS), ok = k == n_ex;
+        for (int j = 0; ok && j < k; j++) ok = acc[j] >= 0 && acc[j] <= 100;
+        if (!ok)
             return cv_fail(ctx, CLEAVE_E_INVALID, "--exit-accuracy: expected %d values in 0..100, like 90.8,92.5,93.4", n_ex);
     } else {
         cli_dataset ds;
@@ -216,20 +208,13 @@ static cleave_status plan_exits(cleave_ctx *ctx, const char *model, const cli_qm
     } else {
         states = cv_malloc(sizeof(double) * 64);
         if (!states) return cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
-        const char *p = bw_s;
-        while (*p && ns < 64) {
-            char *e;
-            states[ns] = strtod(p, &e);
-            if (e == p || !(states[ns] > 0) || (ns && states[ns] <= states[ns - 1])) {
-                cv_free(states);
-                return cv_fail(ctx, CLEAVE_E_INVALID, "--bandwidths: expected ascending Mbit/s values > 0, like 0.1,0.5,1");
-            }
-            ns++;
-            p = *e == ',' ? e + 1 : e;
-            if (*e && *e != ',') {
-                cv_free(states);
-                return cv_fail(ctx, CLEAVE_E_INVALID, "--bandwidths: unexpected '%s'", e);
-            }
+        ns = cli_parse_num_list(bw_s, states, 64);
+        int ok = ns > 0;
+        for (int j = 0; ok && j < ns; j++) ok = states[j] > 0 && (!j || states[j] > states[j - 1]);
+        if (!ok) {
+            cv_free(states);
+            return cv_fail(ctx, CLEAVE_E_INVALID, "--bandwidths: expected up to 64 ascending Mbit/s values > 0, "
+                           "like 0.1,0.5,1");
         }
     }
     cleave_status s = plan_exits_map(ctx, pb, ext, acc, n_ex, states, ns, deadline, cmap);
