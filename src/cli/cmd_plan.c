@@ -472,7 +472,7 @@ int cmd_plan(int argc, char **argv) {
         cv_aligned_free(xt.data);
         if (s) goto err;
     }
-    plan_meta meta = {model, sha, edev.name, cdev.name, epred, cpred, stats_desc};
+    plan_meta meta = {model, sha, edev.name, cdev.name, epred, cpred, stats_desc, stats_path};
     root = plan_result_json(m.g, &pb, &res, &meta, meas);
     if (exits) json_object_set_new(root, "config_map", plan_config_map_json(&pb, &cmap, exit_names));
     if (outp && json_dump_file(root, outp, JSON_INDENT(1) | JSON_REAL_PRECISION(10))) {

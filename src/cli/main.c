@@ -5,6 +5,8 @@
 #include "cli/cli.h"
 #include "cli/cli_quant.h"
 
+int cmd_split(int argc, char **argv); /* cmd_split.c */
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -19,6 +21,7 @@ static const struct {
     {"profile", cmd_profile, "per-node latency profile, device calibration, predictor validation"},
     {"emulate", cmd_emulate, "run a command on an emulated slower device (cgroup CPU quota)"},
     {"plan", cmd_plan, "where to cut a model and with which bits: Pareto front and baselines"},
+    {"split", cmd_split, "write a plan's solution as edge.onnx + cloud.onnx + manifest.json"},
 #ifndef CLEAVE_NO_NET
     {"link", cmd_link, "link model: predicted vs measured HTTP transfer times"},
 #endif

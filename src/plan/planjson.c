@@ -87,6 +87,8 @@ json_t *plan_result_json(const ir_graph *g, const plan_problem *pb, const plan_r
                                   "max_accuracy_drop_pt", num(pb->max_drop), "bits", bits, "input_bits",
                                   pb->input_bits));
     json_object_set_new(root, "statistics", json_string(m->stats ? m->stats : ""));
+    /* the file itself, so `cleave split` can find the activation ranges */
+    if (m->stats_file) json_object_set_new(root, "statistics_file", json_string(m->stats_file));
     json_object_set_new(root, "kappa", num(pb->kappa));
     json_object_set_new(root, "search",
                         json_pack("{s:I,s:i,s:b,s:i,s:o}", "cuts", (json_int_t)r->cuts_total, "cuts_kept",

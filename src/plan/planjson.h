@@ -18,6 +18,7 @@ typedef struct plan_meta {
     const char *edge_device, *cloud_device;   /* names */
     const char *edge_predictor, *cloud_predictor;
     const char *stats;                        /* statistics file or how they were made */
+    const char *stats_file;                   /* the --stats file as given, NULL when measured now */
 } plan_meta;
 
 /* Measured accuracy of a solution (NAN when not measured). */
