@@ -4,6 +4,7 @@
  * plus the whole quantized model and manifest.json (docs/split.md). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,21 @@ static const char *plan_stats_path(const plan_file *pf, const char *plan, char *
     if (!slash) return p;
     snprintf(buf, len, "%.*s/%s", (int)(slash - plan), plan, p);
     return exists(buf) ? buf : p;
+}
+
+/* The plan's model hash against the model's, before its layer names are
+ * checked against the model (a plan of another model fails here, clearly). */
+static cleave_status same_model(cleave_ctx *ctx, const char *plan, const char *model, const char *sha) {
+    json_error_t e;
+    json_t *root = json_load_file(plan, 0, &e);
+    if (!root) return cv_fail(ctx, CLEAVE_E_PARSE, "%s:%d: %s", plan, e.line, e.text);
+    const char *ps = json_string_value(json_object_get(root, "model_sha256"));
+    cleave_status s = CLEAVE_OK;
+    if (ps && strcmp(ps, sha))
+        s = cv_fail(ctx, CLEAVE_E_INVALID, "%s: a plan for another model (model_sha256 %.12s... is not %s's %.12s...)",
+                    plan, ps, model, sha);
+    json_decref(root);
+    return s;
 }
 
 static void summary(const plan_split *sp, const plan_file_solution *s, const char *dir) {
@@ -117,12 +133,7 @@ int cmd_split(int argc, char **argv) {
     memset(&sp, 0, sizeof sp);
     char sha[65], buf[4096];
     if (cli_qmodel_load(ctx, model, &m) || cv_sha256_file(ctx, model, sha)) goto err;
-    if (plan_file_load(ctx, plan, m.layers, m.n_layers, &pf)) goto err;
-    if (strcmp(pf.model_sha256, sha)) {
-        cv_fail(ctx, CLEAVE_E_INVALID, "%s: a plan for another model (model_sha256 %.12s... is not %s's %.12s...)", plan,
-                pf.model_sha256, model, sha);
-        goto err;
-    }
+    if (same_model(ctx, plan, model, sha) || plan_file_load(ctx, plan, m.layers, m.n_layers, &pf)) goto err;
     int k = sol_id >= 0 ? plan_file_find(&pf, sol_id) : method ? plan_file_find_method(&pf, method)
                                                                : plan_file_recommended(&pf);
     if (k < 0) {

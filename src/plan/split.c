@@ -286,16 +286,21 @@ static cleave_status check_cut(cleave_ctx *ctx, const ir_graph *g, const plan_fi
     char b[300];
     for (int i = 0; i < g->n_nodes && !st; i++) {
         const ir_node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in && !st; k++) {
-            int v = n->in[k];
-            if (v < 0 || g->values[v].data) continue;
-            int p = g->values[v].producer, from_edge = p >= 0 ? edge[p] : g->values[v].is_input;
-            if (edge[i] && p >= 0 && !edge[p])
+        for (int k = 0; !n->dead && edge[i] && k < n->n_in && !st; k++) {
+            int v = n->in[k], p = v >= 0 ? g->values[v].producer : -1;
+            if (p >= 0 && !edge[p])
                 st = cv_fail(ctx, CLEAVE_E_INVALID, "solution %d: edge %s reads '%s' made on the cloud by '%s' "
                              "(the edge part must hold every predecessor)", s->id, ir_node_label(n, b, sizeof b),
                              g->values[v].name, g->nodes[p].name);
-            else if (!edge[i] && from_edge && !listed[v])
+        }
+    }
+    for (int i = 0; i < g->n_nodes && !st; i++) {
+        const ir_node *n = &g->nodes[i];
+        for (int k = 0; !n->dead && !edge[i] && k < n->n_in && !st; k++) {
+            int v = n->in[k];
+            if (v < 0 || g->values[v].data) continue;
+            int p = g->values[v].producer, from_edge = p >= 0 ? edge[p] : g->values[v].is_input;
+            if (from_edge && !listed[v])
                 st = cv_fail(ctx, CLEAVE_E_INVALID, "solution %d: '%s' crosses the cut (cloud %s reads it) but "
                              "is not in crossing", s->id, g->values[v].name, ir_node_label(n, b, sizeof b));
         }
