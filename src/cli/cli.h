@@ -18,6 +18,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_link(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_edge(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 
 /* Print "cleave: <error>" from the context and return exit code 1. */

@@ -13,7 +13,7 @@ static const struct {
     const char *help;
 } k_cmds[] = {
     {"inspect", cmd_inspect, "show nodes, shapes, MACs, parameters and memory of a model"},
-    {"run", cmd_run, "run a model on input tensors (.npy or .pb) and write the outputs"},
+    {"run", cmd_run, "run a model on tensors; with --plan: the edge client of a split"},
     {"bench", cmd_bench, "time a model against ONNX Runtime in the same run"},
     {"calibrate", cmd_calibrate, "activation statistics and per-layer distortion tables"},
     {"eval", cmd_eval, "top-1 accuracy (per exit), fp32 and quantized, and SQNR"},
@@ -24,6 +24,7 @@ static const struct {
     {"split", cmd_split, "write a plan's solution as edge.onnx + cloud.onnx + manifest.json"},
 #ifndef CLEAVE_NO_NET
     {"link", cmd_link, "link model: predicted vs measured HTTP transfer times"},
+    {"serve", cmd_serve, "KServe v2 model server: runs a model from whatever tensors a request carries"},
 #endif
 };
 

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -25,7 +26,24 @@ struct net_http_client {
     uint8_t *buf;
     size_t len, cap;
     int too_big;
+    char infer_hlen[32]; /* Inference-Header-Content-Length of the response being received */
 };
+
+/* Response headers: keep Inference-Header-Content-Length (KServe v2
+ * binary-data extension). */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
+    net_http_client *c = user;
+    size_t n = size * nmemb;
+    static const char k[] = "inference-header-content-length:";
+    size_t kl = sizeof k - 1;
+    if (n > kl && !strncasecmp(p, k, kl)) {
+        size_t i = kl, o = 0;
+        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && o + 1 < sizeof c->infer_hlen) c->infer_hlen[o++] = p[i++];
+        c->infer_hlen[o] = 0;
+    }
+    return n;
+}
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *user) {
     net_http_client *c = user;
@@ -115,6 +133,8 @@ cleave_status net_http_client_create(cleave_ctx *ctx, const net_http_client_opts
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -133,6 +153,12 @@ void net_http_client_set_rtt(net_http_client *c, double rtt_ms) {
     c->o.rtt_ms = rtt_ms >= 0 && rtt_ms <= 60000 ? rtt_ms : 0;
 }
 
+void net_http_client_set_timeout(net_http_client *c, long timeout_ms) {
+    if (timeout_ms <= 0) timeout_ms = 300000;
+    c->o.timeout_ms = timeout_ms;
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms);
+}
+
 static double info_ms(CURL *h, CURLINFO what) {
     curl_off_t us = 0;
     curl_easy_getinfo(h, what, &us);
@@ -143,6 +169,7 @@ static cleave_status perform(net_http_client *c, const char *method, const char 
                              net_http_result *res) {
     c->len = 0;
     c->too_big = 0;
+    c->infer_hlen[0] = 0;
     c->errbuf[0] = 0;
     double t0 = cv_now_ms();
     res->t.rtt_sleep_ms = sleep_ms(c, c->o.rtt_ms / 2); /* the request's trip out */
@@ -192,23 +219,32 @@ static cleave_status perform(net_http_client *c, const char *method, const char 
     b[c->len] = 0;
     res->body = b;
     res->body_len = c->len;
+    memcpy(res->infer_header_len, c->infer_hlen, sizeof res->infer_header_len);
     return CLEAVE_OK;
 }
 
 cleave_status net_http_client_post(net_http_client *c, const char *url, const char *content_type,
                                    const void *data, size_t len, net_http_result *res) {
+    return net_http_client_post_h(c, url, content_type, NULL, 0, data, len, res);
+}
+
+cleave_status net_http_client_post_h(net_http_client *c, const char *url, const char *content_type,
+                                     const char *const *headers, int n_headers, const void *data,
+                                     size_t len, net_http_result *res) {
     memset(res, 0, sizeof *res);
     char ct[160];
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/octet-stream");
     curl_slist_free_all(c->hdr_post);
     c->hdr_post = NULL;
     struct curl_slist *l = curl_slist_append(NULL, ct);
-    struct curl_slist *l2 = l ? curl_slist_append(l, "Expect:") : NULL;
-    if (!l2) {
-        curl_slist_free_all(l);
-        return cv_fail(c->ctx, CLEAVE_E_NOMEM, "POST %s: out of memory", url);
+    l = l ? curl_slist_append(l, "Expect:") : NULL;
+    for (int i = 0; i < n_headers && l; i++) {
+        struct curl_slist *n = curl_slist_append(l, headers[i]);
+        if (!n) curl_slist_free_all(l);
+        l = n;
     }
-    c->hdr_post = l2;
+    if (!l) return cv_fail(c->ctx, CLEAVE_E_NOMEM, "POST %s: out of memory", url);
+    c->hdr_post = l;
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_POST, 1L);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, len ? data : "");

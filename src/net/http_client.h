@@ -51,6 +51,8 @@ typedef struct net_http_result {
     long status;    /* HTTP status */
     uint8_t *body;  /* cv_malloc'd, NUL-terminated (not counted in body_len) */
     size_t body_len;
+    /* the response's Inference-Header-Content-Length ("" when absent) */
+    char infer_header_len[32];
     net_http_timing t;
 } net_http_result;
 
@@ -59,12 +61,18 @@ typedef struct net_http_result {
 cleave_status net_http_client_create(cleave_ctx *ctx, const net_http_client_opts *opts,
                                      net_http_client **out);
 void net_http_client_set_rtt(net_http_client *c, double rtt_ms);
+/* Whole-request timeout for the following requests (0 = 300000 ms). */
+void net_http_client_set_timeout(net_http_client *c, long timeout_ms);
 /* POST len bytes of data (content_type NULL = application/octet-stream).
  * Any HTTP status is CLEAVE_OK (check res->status); transport failures,
  * timeouts, aborts and oversize responses are CLEAVE_E_IO / _LIMIT.
  * res is zeroed first; free it with net_http_result_free. */
 cleave_status net_http_client_post(net_http_client *c, const char *url, const char *content_type,
                                    const void *data, size_t len, net_http_result *res);
+/* The same with extra request headers ("Name: value" lines). */
+cleave_status net_http_client_post_h(net_http_client *c, const char *url, const char *content_type,
+                                     const char *const *headers, int n_headers, const void *data,
+                                     size_t len, net_http_result *res);
 cleave_status net_http_client_get(net_http_client *c, const char *url, net_http_result *res);
 void net_http_result_free(net_http_result *r);
 void net_http_client_destroy(net_http_client *c);
