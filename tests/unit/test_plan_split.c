@@ -146,7 +146,7 @@ static const char *out_of(const ir_graph *g, const char *name) {
 
 /* Good: four solutions over the CNN's layers. */
 static char *good_plan(const ir_graph *g) {
-    static char buf[4096];
+    static char buf[6144];
     snprintf(buf, sizeof buf,
              HEAD "\"statistics_file\": \"stats.json\", \"link\": {\"mbit_s\": 3, \"rtt_ms\": 20, \"overhead_ms\": 0.2},"
                   "\"solutions\": ["
@@ -163,9 +163,12 @@ static char *good_plan(const ir_graph *g) {
                   " \"layers\": {}},"
                   "{\"id\": 7, \"method\": \"auto-split\", \"edge\": [\"/conv1/Conv\", \"/MaxPool\"],"
                   " \"crossing\": [{\"tensor\": \"%s\", \"elements\": 3136, \"bits\": 8}],"
-                  " \"layers\": {\"input\": {\"a\": 8}, \"/conv1/Conv\": {\"w\": 4, \"a\": 8}, \"/MaxPool\": {\"a\": 8}}}"
+                  " \"layers\": {\"input\": {\"a\": 8}, \"/conv1/Conv\": {\"w\": 4, \"a\": 8}, \"/MaxPool\": {\"a\": 8}}},"
+                  "{\"id\": 8, \"method\": \"qdmp (min-cut u8)\", \"edge\": [\"/conv1/Conv\"],"
+                  " \"crossing\": [{\"tensor\": \"%s\", \"elements\": 12544, \"bits\": 8}],"
+                  " \"layers\": {\"input\": {\"a\": 8}, \"/conv1/Conv\": {\"w\": 8, \"a\": 8}}}"
                   "]}",
-             out_of(g, "/conv2/Conv"), out_of(g, "/MaxPool"));
+             out_of(g, "/conv2/Conv"), out_of(g, "/MaxPool"), out_of(g, "/conv1/Conv"));
     return buf;
 }
 
@@ -177,7 +180,7 @@ static void test_plan_file(const ir_graph *g, const quant_layer *l, int n) {
         fprintf(stderr, "  %s\n", cleave_ctx_error(ctx));
         return;
     }
-    CHECK(pf.n_sol == 4 && pf.n_layers == n && plan_file_recommended(&pf) == 0);
+    CHECK(pf.n_sol == 5 && pf.n_layers == n && plan_file_recommended(&pf) == 0);
     CHECK(plan_file_find(&pf, 7) == 3 && plan_file_find(&pf, 5) < 0);
     CHECK(plan_file_find_method(&pf, "cloud-only") == 1 && plan_file_find_method(&pf, "dads") < 0);
     CHECK(!strcmp(pf.model, "m.onnx") && !strcmp(pf.model_sha256, "ab") && !strcmp(pf.stats_file, "stats.json"));
@@ -267,9 +270,10 @@ static void test_build(const ir_graph *g, const quant_layer *l, int n, const qua
             CHECK(q.scale[c] > 0 && q.scale[c] == lo.scale[c] && q.zero_point[c] == lo.zero_point[c]);
             CHECK(q.zero_point[c] >= 0 && q.zero_point[c] < (1 << q.bits[c]));
             /* after lowering an integer kernel writes the codes where it can:
-             * the 8-bit pool after an 8-bit conv; the 4-bit conv output keeps
-             * its Clip + QuantizeLinear */
+             * the 8-bit pool after an 8-bit conv, an 8-bit conv; the 4-bit conv
+             * output keeps its Clip + QuantizeLinear */
             if (s->id == 7) CHECK(!strcmp(lprod, "MaxPool"));
+            if (s->id == 8) CHECK(!strcmp(lprod, "QLinearConv"));
             if (s->id == 0) CHECK(!strcmp(lprod, "QuantizeLinear"));
             /* both forms send the same codes (integer rounding may move a tie) */
             uint8_t *a = NULL, *b = NULL;
