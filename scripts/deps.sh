@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(cmake make gcc pkg-config
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-      libdnnl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libzstd-dev liblz4-dev zlib1g-dev iproute2
+      libdnnl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libzstd-dev liblz4-dev zlib1g-dev iproute2 curl
       python3-torch python3-torchvision python3-onnx dataset-fashion-mnist)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
