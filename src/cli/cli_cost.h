@@ -16,6 +16,7 @@ typedef struct cli_prof_opts {
     const char *calib;     /* int8: calibration data spec (default "random") */
     int quiet;             /* no progress bar */
     double min_block_ms;   /* see cost_profile_measure (default: 3000 when emulated) */
+    double gap_ms;         /* idle ms before each run (see cost_profile_measure) */
 } cli_prof_opts;
 
 /* Load `path` (fp32 models become uniform 8-bit QDQ, lowered, when

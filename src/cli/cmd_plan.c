@@ -14,6 +14,7 @@
 #include "base/sha256.h"
 #include "cli/cli_cost.h"
 #include "cli/cli_quant.h"
+#include "cost/emulate.h"
 #include "cost/regress.h"
 #include "plan/exits.h"
 #include "plan/planjson.h"
@@ -44,6 +45,10 @@ static void help(void) {
            "  --edge-profile F    measured fp32 profile of this model on the edge (cleave profile)\n"
            "  --edge-profile-int8 F  measured int8 profile on the edge\n"
            "  --cloud-profile F   measured profile on the cloud\n"
+           "  --edge-from-host    the edge profiles were measured on this machine (one thread):\n"
+           "                      scale them by the slowdown of --edge against --host, the\n"
+           "                      time dilation `cleave run --edge-device` applies\n"
+           "  --host F            this machine's description (default devices/this-machine.json)\n"
            "  --regress F         fitted regression (else the roofline) where no profile is given\n"
            "  --edge-threads N    threads on the edge (default: its cores)\n"
            "  --cloud-threads N   threads on the cloud (default: its cores)\n"
@@ -226,7 +231,8 @@ int cmd_plan(int argc, char **argv) {
     const char *model = NULL, *edge_path = NULL, *cloud_path = NULL, *link_s = NULL, *mem_s = NULL,
                *stats_path = NULL, *data = "random", *eprof_p = NULL, *eprof8_p = NULL, *cprof_p = NULL,
                *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8", *bw_s = "0.05,0.1,0.25,0.5,1,1.5,3,10",
-               *trace_p = NULL, *exacc_s = NULL;
+               *trace_p = NULL, *exacc_s = NULL, *host_p = "devices/this-machine.json";
+    int from_host = 0;
     double deadline = 0;
     int exits = 0;
     double max_drop = 1.0;
@@ -284,6 +290,7 @@ int cmd_plan(int argc, char **argv) {
         OPT_S("--edge-profile", eprof_p)
         OPT_S("--edge-profile-int8", eprof8_p)
         OPT_S("--cloud-profile", cprof_p)
+        OPT_S("--host", host_p)
         OPT_S("--regress", reg_p)
         OPT_S("-o", outp)
         OPT_S("--bandwidths", bw_s)
@@ -316,6 +323,7 @@ int cmd_plan(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--exits")) exits = 1;
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--edge-from-host")) from_host = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "cleave plan: unknown option or missing value '%s' (see --help)\n", a);
             goto out;
@@ -422,6 +430,21 @@ int cmd_plan(int argc, char **argv) {
     if (side_times(ctx, "edge fp32", feat, nf, eprof_p ? &eprof : NULL, reg, &edev, et, 0, e32, ed, sizeof ed)) goto err;
     if (side_times(ctx, "edge int8", feat, nf, eprof8_p ? &eprof8 : NULL, reg, &edev, et, 1, e8, ed8, sizeof ed8)) goto err;
     if (side_times(ctx, "cloud", feat, nf, cprof_p ? &cprof : NULL, reg, &cdev, ct, 0, cl, cd, sizeof cd)) goto err;
+    if (from_host) {
+        /* host one-thread profiles stretched to the edge (cost_emu_slowdown,
+         * as `cleave emulate` and `cleave run --edge-device` compute it) */
+        cost_device hdev;
+        double f = 1;
+        if (cost_device_load(ctx, host_p, &hdev) || cost_emu_slowdown(ctx, &hdev, &edev, COST_DT_FP32, 0, &f, NULL, NULL))
+            goto err;
+        if (f < 1) f = 1;
+        for (int i = 0; i < nf; i++) e32[i] *= f, e8[i] *= f;
+        char t[160];
+        snprintf(t, sizeof t, "%s x %.2f (this machine -> %s)", ed, f, edev.name);
+        snprintf(ed, sizeof ed, "%s", t);
+        snprintf(t, sizeof t, "%s x %.2f", ed8, f);
+        snprintf(ed8, sizeof ed8, "%s", t);
+    }
     snprintf(epred, sizeof epred, "fp32: %s; int8: %s", ed, ed8);
     snprintf(cpred, sizeof cpred, "%s", cd);
     plan_map_layers(m.g, dag, m.layers, m.n_layers, node_layer, tensor_layer);

@@ -26,6 +26,8 @@ static void help(void) {
            "                     FILE.npy (default random, 16 inputs)\n"
            "  --warmup N         untimed runs first (default 5)\n"
            "  --repeat N         timed runs (default 30)\n"
+           "  --gap-ms T         sleep T ms before each run, as a client serving one request\n"
+           "                     at a time idles between them (default 0: back to back)\n"
            "  --input FILE       input tensor (.npy/.pb; default seeded N(0,1) values)\n"
            "  --shape [NAME=]S   input shape when not declared (e.g. 1x3x224x224)\n"
            "  --device-name S    label stored in the profile (default \"this-machine\")\n"
@@ -82,7 +84,7 @@ cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_pro
     snprintf(label, sizeof label, "profiling %s", slash ? slash + 1 : path);
     const char *emu = getenv("CLEAVE_EMULATION");
     double min_block = o->min_block_ms > 0 ? o->min_block_ms : (emu && emu[0] ? 3000 : 0);
-    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat, min_block,
+    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat, min_block, o->gap_ms,
                               o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
     out->model = cv_strdup(path);
@@ -180,6 +182,12 @@ int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opt
     if (!strcmp(a, "--threads")) ok = cli_parse_int(a, v, 1, 1024, threads);
     else if (!strcmp(a, "--warmup")) ok = cli_parse_int(a, v, 0, 100000, &o->warmup);
     else if (!strcmp(a, "--repeat")) ok = cli_parse_int(a, v, 1, 1000000, &o->repeat);
+    else if (!strcmp(a, "--gap-ms") && v) {
+        char *e;
+        o->gap_ms = strtod(v, &e);
+        ok = !*e && o->gap_ms >= 0 && o->gap_ms <= 10000;
+        if (!ok) fprintf(stderr, "cleave profile: --gap-ms needs milliseconds in 0..10000, not '%s'\n", v);
+    }
     else if (!strcmp(a, "--dtype") && v) {
         int d = cost_dtype_parse(v);
         if (d < 0) fprintf(stderr, "cleave profile: --dtype must be fp32 or int8, not '%s'\n", v);

@@ -9,7 +9,9 @@
 #include "onnx/onnx.h"
 
 static void help(void) {
-    printf("usage: cleave run MODEL.onnx --input [NAME=]FILE ... --output PATH [options]\n\n"
+    printf("usage: cleave run MODEL.onnx --input [NAME=]FILE ... --output PATH [options]\n"
+           "       cleave run --plan plan.json --server URL --data SPEC [options]  (the edge\n"
+           "       client of a split: `cleave run --plan x --help`)\n\n"
            "Runs the model once on the given inputs (.npy or ONNX TensorProto .pb) and writes\n"
            "each output. Inputs without NAME= are bound to the model's inputs in order.\n\n"
            "options:\n"
@@ -39,6 +41,11 @@ static cleave_status write_tensor(cleave_ctx *ctx, const char *path, const cv_te
 }
 
 int cmd_run(int argc, char **argv) {
+#ifndef CLEAVE_NO_NET
+    /* with --plan this is the edge client (cmd_edge.c) */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--plan")) return cmd_edge(argc, argv);
+#endif
     const char *model = NULL, *output = NULL, *format = "npy";
     const char *in_arg[CLI_MAX_INPUTS];
     int n_arg = 0, threads = 1, ref = 0, raw = 0, show_time = 0, rc = 1;

@@ -95,15 +95,27 @@ cleave_status cost_link_parse(cleave_ctx *ctx, const char *s, cost_link *out) {
     memcpy(buf, s, n + 1);
     char *field[3];
     int nf = 0;
+    double burst = 0;
     for (char *p = buf;; p++) {
-        if (nf == 3)
-            return cv_fail(ctx, CLEAVE_E_INVALID,
-                           "link '%s': more than 3 fields (expected RATE[,RTT[,OVERHEAD]])", s);
-        field[nf++] = p;
+        char *f = p;
         p = strchr(p, ',');
+        if (p) *p = 0;
+        while (*f == ' ') f++;
+        if (!strncmp(f, "burst=", 6)) { /* the shaper's token-bucket burst, bytes */
+            char *e;
+            burst = strtod(f + 6, &e);
+            while (*e == ' ') e++;
+            if (e == f + 6 || (*e && strcmp(e, "b") && strcmp(e, "B")) || !(burst >= 0 && burst <= 1e9))
+                return cv_fail(ctx, CLEAVE_E_INVALID, "link '%s': '%s': expected burst=BYTES (0..1e9)", s, f);
+        } else {
+            if (nf == 3)
+                return cv_fail(ctx, CLEAVE_E_INVALID,
+                               "link '%s': more than 3 fields (expected RATE[,RTT[,OVERHEAD]][,burst=BYTES])", s);
+            field[nf++] = f;
+        }
         if (!p) break;
-        *p = 0;
     }
+    if (!nf) return cv_fail(ctx, CLEAVE_E_INVALID, "link '%s': no rate (expected e.g. 3mbit,20ms)", s);
     for (int i = 0; i < nf; i++) {
         while (*field[i] == ' ') field[i]++;
         char *e = field[i] + strlen(field[i]);
@@ -117,13 +129,18 @@ cleave_status cost_link_parse(cleave_ctx *ctx, const char *s, cost_link *out) {
     if (nf > 1) CV_TRY(parse_time(ctx, s, "RTT", field[1], &rtt));
     cost_link l = cost_link_make(mbit, rtt);
     if (nf > 2) CV_TRY(parse_time(ctx, s, "overhead", field[2], &l.overhead_ms));
+    l.burst_bytes = burst;
     *out = l;
     return CLEAVE_OK;
 }
 
 void cost_link_format(const cost_link *l, char *buf, size_t len) {
-    snprintf(buf, len, "%g Mbit/s, RTT %g ms, overhead %g ms", l->mbit_s, l->rtt_ms,
-             l->overhead_ms);
+    if (l->burst_bytes > 0)
+        snprintf(buf, len, "%g Mbit/s, RTT %g ms, overhead %g ms, burst %g B", l->mbit_s, l->rtt_ms,
+                 l->overhead_ms, l->burst_bytes);
+    else
+        snprintf(buf, len, "%g Mbit/s, RTT %g ms, overhead %g ms", l->mbit_s, l->rtt_ms,
+                 l->overhead_ms);
 }
 
 double cost_link_wire_bytes(const cost_link *l, double payload_bytes) {

@@ -44,9 +44,10 @@ typedef struct cost_link {
  * burst 0, init_cwnd COST_LINK_INIT_CWND). */
 cost_link cost_link_make(double mbit_s, double rtt_ms);
 
-/* Parse "RATE[,RTT[,OVERHEAD]]": RATE with unit bit|kbit|mbit|gbit (10^3
+/* Parse "RATE[,RTT[,OVERHEAD]][,burst=BYTES]": RATE with unit bit|kbit|mbit|gbit (10^3
  * steps, e.g. "3mbit", "500kbit", "2.5mbit"), times with unit s|ms|us
- * ("20ms", "1ms"). Other fields take the cost_link_make defaults. Errors
+ * ("20ms", "1ms"), burst the shaper's token bucket in bytes (a tbf
+ * link; 0 = a serialising link). Other fields take the cost_link_make defaults. Errors
  * name the string: "link '3mbt,20ms': rate '3mbt': unknown unit 'mbt'". */
 cleave_status cost_link_parse(cleave_ctx *ctx, const char *s, cost_link *out);
 /* "3 Mbit/s, RTT 20 ms, overhead 0.2 ms" into buf. */

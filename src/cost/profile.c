@@ -4,11 +4,13 @@
  * evicts the other's weights between runs. */
 #include "cost/profile.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -99,11 +101,24 @@ static void shapes_str(const cv_tensor *in, int n_in, const ir_graph *g, char *o
     }
 }
 
+static void gap(double ms) {
+    if (ms <= 0) return;
+    struct timespec ts = {(time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6)};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
+}
+
 cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
                                    int n_in, int warmup, int repeat, double min_block_ms,
-                                   cost_progress_fn progress, void *user, cost_profile *out) {
+                                   double gap_ms, cost_progress_fn progress, void *user,
+                                   cost_profile *out) {
     memset(out, 0, sizeof *out);
     if (repeat < 1) return cv_fail(ctx, CLEAVE_E_INVALID, "profile: repeat must be >= 1");
+    if (!(gap_ms >= 0 && gap_ms <= 10000))
+        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: gap %g ms out of 0..10000", gap_ms);
+    if (gap_ms > 0 && min_block_ms > 0)
+        return cv_fail(ctx, CLEAVE_E_INVALID,
+                       "profile: a gap between runs and blocks of runs under a CPU quota exclude each other");
     cleave_status st = CLEAVE_OK;
     rt_plan *plain = NULL, *timed = NULL;
     double *whole = NULL, *node_ms = NULL;
@@ -135,6 +150,7 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     int total = 2 * (warmup + repeat), done = 0;
     /* block 1: whole-model runs */
     for (int r = 0; r < warmup + repeat; r++) {
+        gap(gap_ms);
         double t0 = cv_now_ms();
         if ((st = rt_plan_run(plain, in))) goto out;
         if (r >= warmup) whole[r - warmup] = cv_now_ms() - t0;
@@ -142,6 +158,7 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     }
     /* block 2: per-node runs */
     for (int r = 0; r < warmup + repeat; r++) {
+        gap(gap_ms);
         rt_plan_reset_profile(timed);
         if ((st = rt_plan_run(timed, in))) goto out;
         if (r >= warmup)
@@ -171,6 +188,7 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     cost_stat_of(whole, repeat, &out->whole);
     out->threads = ctx->threads > 0 ? ctx->threads : 1;
     out->warmup = warmup;
+    out->gap_ms = gap_ms;
     out->repeat = repeat;
     out->dtype = COST_DT_FP32;
     for (int s = 0; s < nf; s++)
@@ -212,6 +230,7 @@ cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_pr
     json_object_set_new(root, "threads", json_integer(p->threads));
     json_object_set_new(root, "warmup", json_integer(p->warmup));
     json_object_set_new(root, "repeat", json_integer(p->repeat));
+    if (p->gap_ms > 0) json_object_set_new(root, "gap_ms", json_real(p->gap_ms));
     json_object_set_new(root, "inputs", json_string(p->input_shapes));
     json_object_set_new(root, "whole", stat_json(&p->whole));
     json_object_set_new(root, "nodes_sum_median_ms", num(cost_profile_sum_median(p)));
@@ -334,6 +353,8 @@ cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *e
     p->warmup = json_is_integer(x) ? (int)json_integer_value(x) : 0;
     x = json_object_get(root, "repeat");
     p->repeat = json_is_integer(x) ? (int)json_integer_value(x) : 0;
+    x = json_object_get(root, "gap_ms");
+    p->gap_ms = json_is_number(x) ? json_number_value(x) : 0;
     if ((st = stat_parse(ctx, path, "whole", json_object_get(root, "whole"), &p->whole))) goto out;
     if (!json_is_array(nodes) || json_array_size(nodes) > PROFILE_MAX_NODES) {
         st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: nodes: missing, not an array or over %d entries",

@@ -25,6 +25,7 @@ typedef struct cost_profile {
     char emulation[160];/* "" or the emulated device and slowdown (CLEAVE_EMULATION) */
     cost_dtype dtype;
     int threads, warmup, repeat;
+    double gap_ms;      /* idle time before each run (0 = back to back) */
     char input_shapes[256];
     cost_stat whole;    /* whole-model runs, without per-node timers */
     int n;
@@ -37,11 +38,15 @@ typedef void (*cost_progress_fn)(void *user, int done, int total);
  * then per plan `warmup` untimed runs and `repeat` timed runs — more when
  * min_block_ms > 0, so that each block of timed runs lasts about that long
  * (estimated from the warm-up; needed under a CPU quota, whose averages
- * settle only over many periods). The graph must be optimized; in[] are
+ * settle only over many periods). gap_ms > 0 sleeps that long before each
+ * run, as a client serving one request at a time idles between them: the
+ * run then starts with the caches, predictors and clock of an idle core,
+ * as an edge device's head does after each transfer. The graph must be optimized; in[] are
  * the inputs. Fills everything but model/model_sha256/device. */
 cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
                                    int n_in, int warmup, int repeat, double min_block_ms,
-                                   cost_progress_fn progress, void *user, cost_profile *out);
+                                   double gap_ms, cost_progress_fn progress, void *user,
+                                   cost_profile *out);
 
 cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_profile *p);
 /* Load and validate; expect_sha256 (may be NULL) must match the profile's

@@ -78,8 +78,9 @@ json_t *plan_result_json(const ir_graph *g, const plan_problem *pb, const plan_r
     json_object_set_new(dev, "edge_predictor", json_string(m->edge_predictor ? m->edge_predictor : ""));
     json_object_set_new(dev, "cloud_predictor", json_string(m->cloud_predictor ? m->cloud_predictor : ""));
     json_object_set_new(root, "devices", dev);
-    json_object_set_new(root, "link", json_pack("{s:o,s:o,s:o}", "mbit_s", num(pb->link.mbit_s), "rtt_ms",
-                                                num(pb->link.rtt_ms), "overhead_ms", num(pb->link.overhead_ms)));
+    json_object_set_new(root, "link", json_pack("{s:o,s:o,s:o,s:o}", "mbit_s", num(pb->link.mbit_s), "rtt_ms",
+                                                num(pb->link.rtt_ms), "overhead_ms", num(pb->link.overhead_ms),
+                                                "burst_bytes", num(pb->link.burst_bytes)));
     json_t *bits = json_array();
     for (int j = 0; j < pb->n_bits; j++) json_array_append_new(bits, json_integer(pb->bits[j]));
     json_object_set_new(root, "constraints",

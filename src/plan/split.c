@@ -184,8 +184,8 @@ static cleave_status parse_plan(cleave_ctx *ctx, const char *path, const quant_l
     const json_t *lk = json_object_get(root, "link");
     if (lk && !json_is_object(lk)) return perr(ctx, path, NULL, "link", "not an object");
     if (!get_num(lk, "mbit_s", &pf->mbit_s) || !get_num(lk, "rtt_ms", &pf->rtt_ms) ||
-        !get_num(lk, "overhead_ms", &pf->overhead_ms))
-        return perr(ctx, path, NULL, "link", "mbit_s, rtt_ms and overhead_ms must be numbers");
+        !get_num(lk, "overhead_ms", &pf->overhead_ms) || !get_num(lk, "burst_bytes", &pf->burst_bytes))
+        return perr(ctx, path, NULL, "link", "mbit_s, rtt_ms, overhead_ms and burst_bytes must be numbers");
     const json_t *sol = json_object_get(root, "solutions");
     if (!json_is_array(sol)) return perr(ctx, path, NULL, "solutions", "missing or not an array");
     size_t ns = json_array_size(sol);

@@ -37,7 +37,8 @@ typedef struct plan_file {
     char *path;
     char *model, *model_sha256;
     char *stats_file;   /* "statistics_file" when the plan was made with --stats, else NULL */
-    double mbit_s, rtt_ms, overhead_ms; /* the link the plan was made for */
+    double mbit_s, rtt_ms, overhead_ms; /* the link the plan was made for (NaN when absent) */
+    double burst_bytes;                 /* its shaper's burst (NaN when absent: 0) */
     int n_layers;
     int n_sol;
     plan_file_solution *sol;

@@ -77,7 +77,7 @@ int main(void) {
     for (int i = 0; i < 28 * 28; i++) ((float *)x.data)[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
 
     cost_profile p;
-    CHECK(cost_profile_measure(ctx, g, &x, 1, 2, 15, 0, NULL, NULL, &p) == CLEAVE_OK);
+    CHECK(cost_profile_measure(ctx, g, &x, 1, 2, 15, 0, 0, NULL, NULL, &p) == CLEAVE_OK);
     CHECK(p.n > 3);
     int convs = 0;
     for (int i = 0; i < p.n; i++) {
