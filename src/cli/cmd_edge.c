@@ -802,12 +802,16 @@ int cmd_edge(int argc, char **argv) {
     json_t *sj = json_array();
     fprintf(sumf, "\n%-3s %-14s %5s %7s %8s %8s %8s %8s %8s %8s %8s %9s %6s\n", "#", "method", "n", "top1", "p50 ms",
             "p99 ms", "mean ms", "pred ms", "err %", "edge", "xfer", "server", "device");
-    int seen_any = 0;
+    int seen_any = 0, rec_k = -1, cloud_k = -1;
+    double errs[256], rec_mean = 0, cloud_mean = 0, rec_p50 = 0, cloud_p50 = 0;
     for (int k = 0; k < r.pf.n_sol; k++) {
         sol_summary s;
         summarize(&r, rv, nr, k, &s);
         if (!s.n) continue;
+        if (seen_any < 256) errs[seen_any] = fabs(r.pf.sol[k].total_ms - s.mean) / s.mean;
         seen_any++;
+        if (r.pf.sol[k].recommended) rec_k = k, rec_mean = s.mean, rec_p50 = s.p50;
+        if (!strcmp(r.pf.sol[k].method, "cloud-only")) cloud_k = k, cloud_mean = s.mean, cloud_p50 = s.p50;
         const plan_file_solution *p = &r.pf.sol[k];
         char top[16] = "-";
         if (s.labelled) snprintf(top, sizeof top, "%.2f", 100.0 * s.correct / s.labelled);
@@ -836,7 +840,15 @@ int cmd_edge(int argc, char **argv) {
     } else {
         json_decref(sj);
     }
-    (void)seen_any;
+    if (seen_any > 1) {
+        int ne = seen_any < 256 ? seen_any : 256;
+        fprintf(sumf, "prediction: median |predicted - measured| / measured over %d solutions = %.1f%%\n", ne,
+                100 * pct(errs, ne, 0.5));
+    }
+    if (rec_k >= 0 && cloud_k >= 0)
+        fprintf(sumf, "recommended vs cloud-only: mean %.2f / %.2f ms = %.2fx, p50 %.2fx (predicted %.2fx)\n",
+                rec_mean, cloud_mean, rec_mean / cloud_mean, rec_p50 / cloud_p50,
+                r.pf.sol[rec_k].total_ms / r.pf.sol[cloud_k].total_ms);
     rc = 0;
     goto out;
 err:
