@@ -23,6 +23,10 @@
 #include "runtime/runtime.h"
 
 static char base_url[128];
+/* Response bodies a parsed response still points into (binary outputs),
+ * freed at the end. */
+static uint8_t *kept[256];
+static int n_kept;
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {
@@ -65,6 +69,10 @@ static long post(net_http_client *c, const char *model, const net_v2_input *in, 
                                   r))
             status = -2;
     if (err) snprintf(err, errn, "%s", res.body ? (const char *)res.body : "");
+    if (status == 200 && r && n_kept < 256) {
+        kept[n_kept++] = res.body;
+        res.body = NULL;
+    }
     net_http_result_free(&res);
 done:
     if (status == -1) fprintf(stderr, "post: %s\n", cleave_ctx_error(ctx));
@@ -134,11 +142,9 @@ static void *load_thread(void *p) {
     net_v2_input in = {.name = "input", .t = a->x};
     for (int i = 0; i < a->n; i++) {
         double t0 = cv_now_ms();
-        net_v2_response r;
-        long st = post(c, "cnn", &in, 1, 1, NULL, &r, NULL, 0);
+        long st = post(c, "cnn", &in, 1, 1, NULL, NULL, NULL, 0);
         a->lat[i] = cv_now_ms() - t0;
         if (st != 200) a->errors++;
-        else net_v2_response_free(&r);
     }
     net_http_client_destroy(c);
     cleave_ctx_destroy(ctx);
@@ -400,6 +406,7 @@ int main(void) {
     cv_aligned_free(xc.data);
     cv_aligned_free(midv);
     cv_aligned_free(ref);
+    for (int i = 0; i < n_kept; i++) cv_free(kept[i]);
     cleave_ctx_destroy(ctx);
     return check_summary("test_net_serve");
 }
