@@ -34,6 +34,9 @@ bench: build models
 	@echo "== planning time (issue 6 bars: resnet50 < 100 ms, 1000-node DAG < 1 s)"
 	@$(BUILD)/plan_bench $(BUILD)/models/resnet18.onnx $(BUILD)/models/resnet50.onnx \
 	  $(BUILD)/models/googlenet.onnx $(BUILD)/models/densenet121.onnx models/fmnist-resnet.onnx
+	@echo "== server overhead (issue 7 bar: HTTP + decode < 5% of compute, resnet18 at batch 1)"
+	@if [ -x $(BUILD)/serve_bench ]; then $(BUILD)/serve_bench $(BUILD)/models/resnet18.onnx; \
+	else echo "serve_bench: not built (cleave built without the net module)"; fi
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
