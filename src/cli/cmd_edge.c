@@ -797,6 +797,7 @@ int cmd_edge(int argc, char **argv) {
                     q->decode_ms, q->total_ms, q->pred_ms, q->sent, q->wire_sent, q->compressed ? "true" : "false",
                     q->bw, q->fallback == 1 ? "device-exit" : q->fallback == 2 ? "device" : ps->n_cross ? "cloud" : "device-plan",
                     q->switched ? ",\"switched\":true" : "");
+            fflush(r.log); /* a line per answer, readable while the run goes on */
         }
     }
     if (r.log != stdout) fclose(r.log);

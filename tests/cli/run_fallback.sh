@@ -24,18 +24,19 @@ for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 P=$(cat "$T/port")
 [ -n "$P" ] || fail "server did not start: $(cat "$T/serve1.log")"
 
-# 150 inputs, one every 20 ms (about 3 s); the server is killed after ~1 s
-# and restarted on the same port ~1 s later
+# 150 inputs, one every 20 ms (about 3 s); the server is killed after 30
+# answers and restarted on the same port after 30 more
 N=150
 "$C" run --plan "$T/plan.json" --server "http://127.0.0.1:$P" --data fashion-mnist --n $N --interval-ms 20 \
     --solution recommended --timeout-ms 300 --probe-ms 0 --warmup 1 --fallback tail \
     --log "$T/run.jsonl" --summary-json "$T/run.json" > "$T/run.out" 2> "$T/run.err" &
 CL=$!
-sleep 1
+lines() { [ -f "$T/run.jsonl" ] && wc -l < "$T/run.jsonl" || echo 0; }
+for _ in $(seq 600); do [ "$(lines)" -ge 30 ] && break; sleep 0.05; done
 kill -9 "$SRV"
 wait "$SRV" 2>/dev/null || true
 SRV=
-sleep 1
+for _ in $(seq 600); do [ "$(lines)" -ge 60 ] && break; sleep 0.05; done
 "$C" serve fmnist-resnet="$M" --bind 127.0.0.1 --port "$P" > "$T/serve2.log" 2>&1 &
 SRV=$!
 wait $CL || fail "client exited with an error: $(tail -3 "$T/run.err")"
