@@ -114,15 +114,35 @@ typedef struct bench_case {
     size_t bytes;
     double compute, decode, queue, compile, encode, rt, over, parse;
     double http, http_idle; /* the same body to the link-test sink (run_case) */
+    double server;          /* mean of the server's request time - compute */
 } bench_case;
 
 static double param(const net_v2_response *r, const char *k) {
     return json_number_value(json_object_get(r->parameters, k));
 }
 
+/* From the server's /metrics, for model resnet18: [0] the sum of request
+ * durations (headers read to reply queued), [1] the sum of compute times,
+ * both in ms, [2] the number of requests; 0 on success. */
+static int scrape(net_http_client *cl, const char *base, double v[3]) {
+    static const char *const key[3] = {"cleave_request_duration_seconds_sum{model=\"resnet18\"} ",
+                                       "cleave_compute_seconds_sum{model=\"resnet18\"} ",
+                                       "cleave_request_duration_seconds_count{model=\"resnet18\"} "};
+    char u[160];
+    snprintf(u, sizeof u, "%s/metrics", base);
+    net_http_result res;
+    if (net_http_client_get(cl, u, &res)) return 1;
+    int found = 0;
+    for (int k = 0; k < 3 && res.status == 200; k++) {
+        const char *at = strstr((const char *)res.body, key[k]);
+        if (at) v[k] = strtod(at + strlen(key[k]), NULL) * (k < 2 ? 1e3 : 1), found++;
+    }
+    net_http_result_free(&res);
+    return found != 3;
+}
+
 /* Warm up, then time c->reps requests of one body; 0 on success. */
-static int run_case(cleave_ctx *ctx, net_http_client *cl, const char *url, const char *sink, bench_case *c,
-                    int warm) {
+static int run_case(cleave_ctx *ctx, net_http_client *cl, const char *base, bench_case *c, int warm) {
     net_buf body = {0}, enc = {0};
     size_t hl = 0;
     int rc = 1, n = c->reps;
@@ -133,7 +153,15 @@ static int run_case(cleave_ctx *ctx, net_http_client *cl, const char *url, const
     const char *hd[1] = {h};
     snprintf(h, sizeof h, "Inference-Header-Content-Length: %zu", hl);
     const char *ctype = c->binary ? "application/octet-stream" : "application/json";
+    char url[160], sink[160];
+    snprintf(url, sizeof url, "%s/v2/models/resnet18/infer", base);
+    snprintf(sink, sizeof sink, "%s/cleave/linktest", base);
+    double m0[3], m1[3];
     for (int i = -warm; i < n; i++) {
+        if (i == 0 && scrape(cl, base, m0)) {
+            fprintf(stderr, "%s: cannot read the server's /metrics\n", c->what);
+            goto out;
+        }
         net_http_result res;
         double t0 = cv_now_ms();
         if (net_http_client_post_h(cl, url, ctype, hd, c->binary ? 1 : 0, body.data, body.len, &res)) goto out;
@@ -196,6 +224,13 @@ static int run_case(cleave_ctx *ctx, net_http_client *cl, const char *url, const
         cv_aligned_free(o.data);
         net_v2_response_free(&r);
     }
+    if (scrape(cl, base, m1) || m1[2] - m0[2] != n) {
+        fprintf(stderr, "%s: cannot read the server's /metrics\n", c->what);
+        goto out;
+    }
+    /* the server's own time per request beyond the engine's (a mean): from
+     * its request headers read to its reply queued, minus compute */
+    c->server = (m1[0] - m0[0] - (m1[1] - m0[1])) / n;
     /* column-wise medians */
     double *dst[8] = {&c->compute, &c->decode, &c->queue, &c->compile, &c->encode, &c->rt, &c->over, &c->parse};
     for (int k = 0; k < 8; k++) {
@@ -329,9 +364,8 @@ int main(int argc, char **argv) {
     if (v2_server_create(ctx, &so, &s) || v2_server_add_model(s, "resnet18", NULL, path) || v2_server_start(s) ||
         net_http_client_create(ctx, NULL, &cl))
         goto out;
-    char url[128], sink[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v2/models/resnet18/infer", v2_server_port(s));
-    snprintf(sink, sizeof sink, "http://127.0.0.1:%d/cleave/linktest", v2_server_port(s));
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", v2_server_port(s));
 
     const char *in_name = g->values[in_id].name, *mid_name = g->values[mid].name;
     int nj = n / 5 > 5 ? n / 5 : 5;
@@ -357,31 +391,32 @@ int main(int argc, char **argv) {
            b ? b + 1 : path, cv_shape_str(x.ndim, x.dims, sb[0], sizeof sb[0]), xsrc, n, warm, loadavg());
     printf("cut: '%s' %s (a single-tensor cut; layer2's output for resnet18)\n", mid_name,
            cv_shape_str(mt.ndim, mt.dims, sb[1], sizeof sb[1]));
-    printf("%-20s %9s %9s %8s %7s %8s %11s %9s %7s %9s %9s\n", "case", "bytes", "compute", "decode", "queue",
-           "encode", "round-trip", "overhead", "% comp", "http", "http-idle");
+    printf("%-20s %8s %8s %7s %6s %7s %7s %10s %9s %7s %7s %7s %7s\n", "case", "bytes", "compute", "decode",
+           "queue", "encode", "server", "round-trip", "overhead", "% comp", "server%", "http", "h-idle");
     for (int k = 0; k < n_cases; k++) {
         bench_case *c = &cases[k];
-        if (run_case(ctx, cl, url, sink, c, k == 4 ? 1 : warm)) goto out;
-        printf("%-20s %9zu %9.3f %8.3f %7.3f %8.3f %11.3f %9.3f %6.2f%% %9.3f %9.3f\n", c->what, c->bytes,
-               c->compute, c->decode, c->queue, c->encode, c->rt, c->over, 100 * c->over / c->compute, c->http,
-               c->http_idle);
+        if (run_case(ctx, cl, base, c, k == 4 ? 1 : warm)) goto out;
+        printf("%-20s %8zu %8.3f %7.3f %6.3f %7.3f %7.3f %10.3f %9.3f %6.2f%% %6.2f%% %7.3f %7.3f\n", c->what,
+               c->bytes, c->compute, c->decode, c->queue, c->encode, c->server, c->rt, c->over,
+               100 * c->over / c->compute, 100 * c->server / c->compute, c->http, c->http_idle);
         fflush(stdout);
     }
-    printf("(medians, ms. compute/decode/queue: the server's server_compute_ms, server_decode_ms (body "
-           "decompression, JSON parse, copy or dequantization, checks), server_queue_ms; encode: "
-           "net_v2_response_encode of the same reply timed in this process; round-trip: the client's POST call; "
-           "overhead: median over requests of round-trip - server_compute_ms = HTTP both ways + decode + queue + "
-           "encode; http: round trip of the same body to the server's /cleave/linktest sink (HTTP alone); http-idle: "
-           "the same with the sink sleeping as long as compute, minus that sleep (HTTP alone, threads waking "
-           "from idle as they do after an inference))\n");
-    printf("bar: overhead %.1f%% of compute (goal < 5%%) for resnet18 at batch 1, %.3f ms of %.3f ms: %s\n",
-           100 * cases[0].over / cases[0].compute, cases[0].over, cases[0].compute,
-           cases[0].over < 0.05 * cases[0].compute ? "met" : "NOT met");
-    for (int k = 1; k < n_cases; k++)
-        if (cases[k].in_bar)
-            printf("bar (%s): overhead %.1f%% of tail compute (%.3f of %.3f ms): %s\n", cases[k].what,
-                   100 * cases[k].over / cases[k].compute, cases[k].over, cases[k].compute,
-                   cases[k].over < 0.05 * cases[k].compute ? "met" : "NOT met");
+    printf("(ms, medians over the requests unless said. compute, decode, queue: the server's server_compute_ms, "
+           "server_decode_ms (decompression, JSON parse, copy or dequantization, checks), server_queue_ms; "
+           "encode: net_v2_response_encode of the same reply, timed here; server: the server's own time beyond "
+           "compute, request headers read to reply queued (mean, from /metrics); round-trip: the client's POST "
+           "call; overhead: round-trip - server_compute_ms per request, i.e. both HTTP transfers, thread "
+           "wake-ups, decode, queue, encode; http / h-idle: the same body POSTed to the server's /cleave/linktest "
+           "sink answering at once / after sleeping as long as compute (minus that sleep): HTTP alone, with threads "
+           "kept busy / waking from idle as after an inference)\n");
+    for (int k = 0; k < n_cases; k++) {
+        const bench_case *c = &cases[k];
+        if (!c->in_bar) continue;
+        printf("bar%s%s%s: overhead %.1f%% of %scompute (goal < 5%%), %.3f of %.3f ms: %s; the server's own "
+               "share %.1f%% (%.3f ms)\n", k ? " (" : "", k ? c->what : "", k ? ")" : "", 100 * c->over / c->compute,
+               k ? "tail " : "", c->over, c->compute, c->over < 0.05 * c->compute ? "met" : "NOT met",
+               100 * c->server / c->compute, c->server);
+    }
     rc = 0;
 out:
     if (rc && cleave_ctx_error(ctx)[0]) fprintf(stderr, "serve_bench: %s\n", cleave_ctx_error(ctx));
