@@ -4,9 +4,11 @@
  * binary bodies: the model input, and a single-tensor cut after layer2 as
  * float32 and as 8- and 4-bit packed codes (so the decode of packed
  * tensors is measured). Per case the medians of the server's compute and
- * decode times, the response encode, the client round trip, and overhead =
- * round trip - compute per request. Usage: serve_bench MODEL.onnx [--n N]
- * [--warmup W] [--json]; a missing model is a skip (make models). */
+ * decode times, the response encode, the client round trip, overhead =
+ * round trip - compute per request, the server's own time beyond compute
+ * (from /metrics), and HTTP alone (the same body to the link-test sink).
+ * Usage: serve_bench MODEL.onnx [--n N] [--warmup W] [--json]; a missing
+ * model is a skip (make models). Figures: docs/serve.md. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
