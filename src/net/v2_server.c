@@ -436,6 +436,13 @@ static void infer(v2_server *s, v2_model *m, const net_http_request *rq, net_htt
             reply_error(rs, 400, msg);
             goto out;
         }
+        if (g->values[v].producer < 0 && !g->values[v].is_input) {
+            snprintf(msg, sizeof msg,
+                     "tensor '%s' is not in model %s's optimised graph (folded into a fused node); send that "
+                     "node's output instead", t->name, m->name);
+            reply_error(rs, 400, msg);
+            goto out;
+        }
         for (int j = 0; j < k; j++)
             if (ids[j] == v) {
                 snprintf(msg, sizeof msg, "input '%s' given twice", t->name);
