@@ -88,6 +88,17 @@ uint64_t cv_now_ns(void) {
 }
 double cv_now_ms(void) { return (double)cv_now_ns() / 1e6; }
 
+void cv_sleep_ms(double ms) {
+    if (!(ms > 0)) return;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    long long ns = (long long)end.tv_nsec + (long long)(ms * 1e6);
+    end.tv_sec += (time_t)(ns / 1000000000LL);
+    end.tv_nsec = (long)(ns % 1000000000LL);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
+    }
+}
+
 cleave_status cv_read_file(cleave_ctx *ctx, const char *path, size_t max_bytes,
                            uint8_t **data, size_t *len) {
     FILE *f = fopen(path, "rb");

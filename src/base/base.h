@@ -45,6 +45,9 @@ int cv_mul_size(size_t a, size_t b, size_t *out);
 /* Monotonic time in nanoseconds / milliseconds. */
 uint64_t cv_now_ns(void);
 double cv_now_ms(void);
+/* Sleep ms (fractions fine; <= 0: return at once) on the monotonic clock,
+ * to an absolute deadline, so signals do not cut it short. */
+void cv_sleep_ms(double ms);
 
 /* Read a whole file (bounded by max_bytes). Caller frees *data with cv_free. */
 cleave_status cv_read_file(cleave_ctx *ctx, const char *path, size_t max_bytes,

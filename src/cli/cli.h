@@ -27,6 +27,9 @@ int cli_error(cleave_ctx *ctx);
 /* "0.1,0.5,1" -> values; the count, or -1 when an item is not a number,
  * something follows one, or there are more than max. */
 int cli_parse_num_list(const char *s, double *out, int max);
+/* A model's name from its file: "models/fmnist-resnet.onnx" -> "fmnist-resnet"
+ * into buf (returned). */
+const char *cli_model_name(const char *path, char *buf, size_t n);
 /* Parse a positive int option value; exits the command with a message on error. */
 int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out);
 

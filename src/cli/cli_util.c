@@ -265,6 +265,14 @@ int cli_ort_run(const char *model, const char *input_npy, const char *outdir, in
     return 0;
 }
 
+const char *cli_model_name(const char *path, char *buf, size_t n) {
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    size_t l = strlen(buf);
+    if (l > 5 && !strcmp(buf + l - 5, ".onnx")) buf[l - 5] = 0;
+    return buf;
+}
+
 int cli_parse_num_list(const char *s, double *out, int max) {
     int n = 0;
     while (*s) {

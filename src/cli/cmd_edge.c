@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/sha256.h"
 #include "cli/cli.h"
@@ -122,17 +121,7 @@ typedef struct edge_run {
     double probe_bytes;
 } edge_run;
 
-static void dilate(const edge_run *r, double host_ms) {
-    double extra = (r->slowdown - 1) * host_ms;
-    if (extra <= 0) return;
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    long long ns = (long long)end.tv_nsec + (long long)(extra * 1e6);
-    end.tv_sec += (time_t)(ns / 1000000000LL);
-    end.tv_nsec = (long)(ns % 1000000000LL);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL)) {
-    }
-}
+static void dilate(const edge_run *r, double host_ms) { cv_sleep_ms((r->slowdown - 1) * host_ms); }
 
 static int is_graph_input(const ir_graph *g, int v) { return g->values[v].is_input && !g->values[v].is_initializer; }
 
@@ -493,15 +482,12 @@ static json_t *summary_json(const edge_run *r, const sol_summary *s) {
 
 /* --------------------------------------------------------------- command */
 
+/* "recommended", a solution id or a method name -> index, or -1. */
 static int find_solution(const plan_file *pf, const char *sel) {
     if (!strcmp(sel, "recommended")) return plan_file_recommended(pf);
     char *e;
     long v = strtol(sel, &e, 10);
-    for (int k = 0; k < pf->n_sol; k++) {
-        if (!*e && e != sel && pf->sol[k].id == v) return k;
-        if (!strcmp(pf->sol[k].method, sel)) return k;
-    }
-    return -1;
+    return e != sel && !*e ? plan_file_find(pf, (int)v) : plan_file_find_method(pf, sel);
 }
 
 int cmd_edge(int argc, char **argv) {
@@ -521,6 +507,7 @@ int cmd_edge(int argc, char **argv) {
     const char *host_dev = "devices/this-machine.json";
     int n = 100, cpu = -1, rc = 1;
     double interval = 0;
+    char name_buf[256];
     int warmup = 2;
     cli_dataset ds;
     memset(&ds, 0, sizeof ds);
@@ -654,14 +641,7 @@ int cmd_edge(int argc, char **argv) {
         }
         if (quant_stats_load(ctx, stats_p, &r.st)) goto err;
         have_stats = 1;
-        if (!model_name) {
-            const char *b = strrchr(mp, '/');
-            static char nm[256];
-            snprintf(nm, sizeof nm, "%s", b ? b + 1 : mp);
-            char *dot = strstr(nm, ".onnx");
-            if (dot && !dot[5]) *dot = 0;
-            model_name = nm;
-        }
+        if (!model_name) model_name = cli_model_name(mp, name_buf, sizeof name_buf);
     }
     r.answer_out = r.m.g->outputs[r.m.g->n_outputs - 1];
     r.link = cost_link_make(r.pf.mbit_s > 0 ? r.pf.mbit_s : 10, r.pf.rtt_ms >= 0 ? r.pf.rtt_ms : 0);
@@ -749,11 +729,7 @@ int cmd_edge(int argc, char **argv) {
             q->label = cli_dataset_label(&ds, i);
             if (interval > 0) { /* the next frame arrives */
                 double now = cv_now_ms();
-                if (now < next_at) {
-                    double w = next_at - now;
-                    struct timespec ts = {(time_t)(w / 1e3), (long)(fmod(w, 1e3) * 1e6)};
-                    nanosleep(&ts, NULL);
-                }
+                cv_sleep_ms(next_at - now);
                 next_at = (now > next_at ? now : next_at) + interval;
             }
             q->pred = -1;

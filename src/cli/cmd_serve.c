@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "cost/device.h"
@@ -100,13 +99,7 @@ int cmd_serve(int argc, char **argv) {
         char name[128];
         const char *path = eq ? eq + 1 : models[k];
         if (eq) snprintf(name, sizeof name, "%.*s", (int)(eq - models[k]), models[k]);
-        else {
-            const char *b = strrchr(path, '/');
-            b = b ? b + 1 : path;
-            snprintf(name, sizeof name, "%s", b);
-            char *dot = strstr(name, ".onnx");
-            if (dot && !dot[5]) *dot = 0;
-        }
+        else cli_model_name(path, name, sizeof name);
         if (v2_server_add_model(s, name, NULL, path)) goto err;
     }
     struct sigaction sa;
@@ -128,10 +121,7 @@ int cmd_serve(int argc, char **argv) {
             goto out;
         }
     }
-    while (!g_stop) {
-        struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
-    }
+    while (!g_stop) cv_sleep_ms(50);
     printf("cleave serve: %s: draining\n", g_stop == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     int left = v2_server_drain(s, drain_s * 1e3);

@@ -4,13 +4,11 @@
  * evicts the other's weights between runs. */
 #include "cost/profile.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -101,13 +99,6 @@ static void shapes_str(const cv_tensor *in, int n_in, const ir_graph *g, char *o
     }
 }
 
-static void gap(double ms) {
-    if (ms <= 0) return;
-    struct timespec ts = {(time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6)};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {
-    }
-}
-
 cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
                                    int n_in, int warmup, int repeat, double min_block_ms,
                                    double gap_ms, cost_progress_fn progress, void *user,
@@ -150,7 +141,7 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     int total = 2 * (warmup + repeat), done = 0;
     /* block 1: whole-model runs */
     for (int r = 0; r < warmup + repeat; r++) {
-        gap(gap_ms);
+        cv_sleep_ms(gap_ms);
         double t0 = cv_now_ms();
         if ((st = rt_plan_run(plain, in))) goto out;
         if (r >= warmup) whole[r - warmup] = cv_now_ms() - t0;
@@ -158,7 +149,7 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     }
     /* block 2: per-node runs */
     for (int r = 0; r < warmup + repeat; r++) {
-        gap(gap_ms);
+        cv_sleep_ms(gap_ms);
         rt_plan_reset_profile(timed);
         if ((st = rt_plan_run(timed, in))) goto out;
         if (r >= warmup)

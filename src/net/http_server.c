@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <microhttpd.h>
 
@@ -300,11 +299,7 @@ void net_http_linktest_handler(void *user, const net_http_request *req, net_http
         net_http_response_printf(resp, "{\"error\": \"delay_ms must be in 0..10000\"}");
         return;
     }
-    if (delay > 0) {
-        struct timespec ts = {(time_t)(delay / 1e3), (long)(((long long)(delay * 1e6)) % 1000000000LL)};
-        while (nanosleep(&ts, &ts) && errno == EINTR) {
-        }
-    }
+    cv_sleep_ms(delay);
     net_http_response_printf(resp, "{\"bytes\": %zu, \"recv_ms\": %.3f, \"server_ms\": %.3f}",
                              req->body_len, req->t_body_ms - req->t_headers_ms, cv_now_ms() - t0);
 }

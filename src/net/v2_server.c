@@ -8,13 +8,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "net/http_server.h"
 #include "net/v2.h"
@@ -805,8 +803,7 @@ int v2_server_drain(v2_server *s, double timeout_ms) {
     int left = s->running + s->waiting;
     pthread_mutex_unlock(&s->mu);
     while (left > 0 && cv_now_ms() < t_end) {
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
+        cv_sleep_ms(2);
         pthread_mutex_lock(&s->mu);
         left = s->running + s->waiting;
         pthread_mutex_unlock(&s->mu);
