@@ -17,6 +17,8 @@ typedef struct cli_prof_opts {
     int quiet;             /* no progress bar */
     double min_block_ms;   /* see cost_profile_measure (default: 3000 when emulated) */
     double gap_ms;         /* idle ms before each run (see cost_profile_measure) */
+    int request;           /* also time a request's v2 codec after each run
+                            * (cost_profile.request_ms; needs the net module) */
 } cli_prof_opts;
 
 /* Load `path` (fp32 models become uniform 8-bit QDQ, lowered, when

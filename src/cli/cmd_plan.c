@@ -426,6 +426,7 @@ int cmd_plan(int argc, char **argv) {
         goto err;
     }
     char ed[160], ed8[160], cd[160], epred[400], cpred[200];
+    double host_f = 1; /* --edge-from-host: this machine -> edge */
     int et = ethreads ? ethreads : edev.cores, ct = cthreads ? cthreads : cdev.cores;
     if (side_times(ctx, "edge fp32", feat, nf, eprof_p ? &eprof : NULL, reg, &edev, et, 0, e32, ed, sizeof ed)) goto err;
     if (side_times(ctx, "edge int8", feat, nf, eprof8_p ? &eprof8 : NULL, reg, &edev, et, 1, e8, ed8, sizeof ed8)) goto err;
@@ -438,12 +439,19 @@ int cmd_plan(int argc, char **argv) {
         if (cost_device_load(ctx, host_p, &hdev) || cost_emu_slowdown(ctx, &hdev, &edev, COST_DT_FP32, 0, &f, NULL, NULL))
             goto err;
         if (f < 1) f = 1;
+        host_f = f;
         for (int i = 0; i < nf; i++) e32[i] *= f, e8[i] *= f;
         char t[160];
         snprintf(t, sizeof t, "%s x %.2f (this machine -> %s)", ed, f, edev.name);
         snprintf(ed, sizeof ed, "%s", t);
         snprintf(t, sizeof t, "%s x %.2f", ed8, f);
         snprintf(ed8, sizeof ed8, "%s", t);
+    }
+    /* the v2 codec per request, as `cleave profile` timed it after a run */
+    {
+        double er = eprof8_p && eprof8.request_ms > 0 ? eprof8.request_ms : eprof_p ? eprof.request_ms : 0;
+        pb.edge_request_ms = er * host_f;
+        pb.cloud_request_ms = cprof_p ? cprof.request_ms : 0;
     }
     snprintf(epred, sizeof epred, "fp32: %s; int8: %s", ed, ed8);
     snprintf(cpred, sizeof cpred, "%s", cd);
@@ -513,6 +521,10 @@ int cmd_plan(int argc, char **argv) {
         printf("edge       %s (%s)   cloud %s (%s)\n", edev.name, epred, cdev.name, cpred);
         printf("link       %s   memory budget %.0f KiB   max drop %.2f pt   bits %s\n", lk,
                pb.mem_budget / 1024, pb.max_drop, bits_s);
+        if (pb.edge_request_ms > 0 || pb.cloud_request_ms > 0)
+            printf("codec      v2 request codec %.3f ms on the edge + %.3f ms on the cloud (profiles' request_ms),\n"
+                   "           counted in 'send ms' of every solution that sends\n",
+                   pb.edge_request_ms, pb.cloud_request_ms);
         if (res.cuts_prefix_fallback)
             printf("cuts       more than %d: used the %d prefixes of the schedule; %d fit the memory\n",
                    cut_cap, dag->n_nodes + 1, res.cuts_kept);
@@ -541,7 +553,7 @@ int cmd_plan(int argc, char **argv) {
             else if (!s->feasible) snprintf(tail, sizeof tail, "  (infeasible: %s)", s->why);
             printf("%-3d %-18.18s %2d/%-2d %-26.26s %6.1f %9.3f %9.3f %9.3f %9.3f %8.1f %8.2f %7s%s%s\n", k,
                    plan_method_name(s->method), s->n_edge, dag->n_nodes, sent, s->tx_bytes / 1000, s->edge_ms,
-                   s->transfer_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
+                   s->transfer_ms + s->codec_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
         }
         /* one line to compare runs: the recommended solution against the
          * fastest baseline that meets the same constraints */

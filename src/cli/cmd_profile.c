@@ -3,6 +3,7 @@
  * written as a "cleave-profile" file; --calibrate-device measures this
  * machine's device description; --validate compares the predictors. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,11 @@
 #include "base/sha256.h"
 #include "cli/cli_cost.h"
 #include "cli/cli_quant.h"
+#include "quant/measure.h"
+#include "runtime/runtime.h"
+#ifdef CLEAVE_HAVE_NET
+#include "net/v2.h"
+#endif
 
 static void help(void) {
     printf("usage: cleave profile MODEL.onnx [options] [-o profile.json]\n"
@@ -28,6 +34,8 @@ static void help(void) {
            "  --repeat N         timed runs (default 30)\n"
            "  --gap-ms T         sleep T ms before each run, as a client serving one request\n"
            "                     at a time idles between them (default 0: back to back)\n"
+           "                     Also times, after each run, one request's KServe v2 codec\n"
+           "                     (\"request_ms\", what a split adds per request on each side)\n"
            "  --input FILE       input tensor (.npy/.pb; default seeded N(0,1) values)\n"
            "  --shape [NAME=]S   input shape when not declared (e.g. 1x3x224x224)\n"
            "  --device-name S    label stored in the profile (default \"this-machine\")\n"
@@ -38,6 +46,83 @@ static void help(void) {
            "  --name NAME        device name for --calibrate-device (default this-machine)\n"
            "  -h, --help         this text\n");
 }
+
+#ifdef CLEAVE_HAVE_NET
+/* What a split's client (and, mirrored, the server) spends per request on
+ * the KServe v2 codec, measured where it happens: right after a run of the
+ * model, with the same idle gap before it. Times encoding the first input
+ * as packed 8-bit codes (the JSON header and the binary section) and
+ * parsing an answer that carries the outputs as JSON, as `cleave serve`
+ * sends them, down to the top-1. Median over `repeat` requests. */
+static cleave_status measure_request(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in, int n_in,
+                                     const cli_prof_opts *o, double *median_ms) {
+    *median_ms = 0;
+    rt_plan *p = NULL;
+    rt_options ro = {0};
+    net_buf ans = {0}, body = {0};
+    double *t = cv_malloc(sizeof(double) * (size_t)(o->repeat > 0 ? o->repeat : 1));
+    cv_tensor codes = in[0];
+    codes.dtype = CV_U8;
+    codes.data = NULL;
+    cleave_status st = t ? CLEAVE_OK : cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
+    if (!st) st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &ro, &p);
+    if (!st) st = rt_plan_run(p, in);
+    int64_t n = in[0].dtype == CV_F32 ? cv_numel(&in[0]) : 0;
+    if (!st && n <= 0) st = cv_fail(ctx, CLEAVE_E_UNSUPPORTED, "profile: request codec: the first input is not float");
+    if (!st && !(codes.data = cv_aligned_alloc((size_t)n))) st = cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
+    if (!st) {
+        const float *x = in[0].data;
+        uint8_t *q = codes.data;
+        for (int64_t i = 0; i < n; i++) {
+            float v = roundf(x[i] * 32 + 128);
+            q[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        /* the answer: every output as JSON, as the server writes it */
+        int no = rt_plan_n_outputs(p);
+        if (no > NET_V2_MAX_TENSORS) no = NET_V2_MAX_TENSORS;
+        cv_tensor outs[NET_V2_MAX_TENSORS];
+        const char *names[NET_V2_MAX_TENSORS];
+        int bin[NET_V2_MAX_TENSORS];
+        for (int k = 0; k < no; k++) {
+            outs[k] = *rt_plan_output(p, k);
+            names[k] = g->values[rt_plan_output_id(p, k)].name;
+            bin[k] = 0;
+        }
+        size_t hl = 0;
+        st = net_v2_response_encode(ctx, "model", "1", "0", outs, names, bin, no, NULL, &ans, &hl);
+    }
+    for (int r = 0; !st && r < o->repeat; r++) {
+        cv_sleep_ms(o->gap_ms);
+        if ((st = rt_plan_run(p, in))) break;
+        double t0 = cv_now_ms();
+        net_v2_input vin = {.name = g->values[rt_plan_input_id(p, 0)].name, .t = &codes, .quant_bits = 8,
+                            .quant_scale = 1.0f / 32, .quant_zero_point = 128};
+        size_t hl = 0;
+        if ((st = net_v2_request_encode(ctx, "0", &vin, 1, NULL, 0, 1, NULL, &body, &hl))) break;
+        net_v2_response resp;
+        if ((st = net_v2_response_parse(ctx, ans.data, ans.len, NULL, &resp))) break;
+        cv_tensor ot = {0};
+        st = resp.n_outputs > 0 ? net_v2_tensor_decode(ctx, &resp.outputs[resp.n_outputs - 1], &ot) : CLEAVE_OK;
+        if (!st && ot.dtype == CV_F32) (void)quant_argmax(ot.data, cv_numel(&ot));
+        cv_aligned_free(ot.data);
+        net_v2_response_free(&resp);
+        t[r] = cv_now_ms() - t0;
+        net_buf_free(&body);
+    }
+    if (!st) {
+        cost_stat s;
+        cost_stat_of(t, o->repeat, &s);
+        *median_ms = s.median_ms;
+    }
+    net_buf_free(&body);
+    net_buf_free(&ans);
+    cv_aligned_free(codes.data);
+    rt_plan_destroy(p);
+    cv_free(t);
+    (void)n_in;
+    return st;
+}
+#endif
 
 cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
                                 cost_profile *out) {
@@ -87,6 +172,9 @@ cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_pro
     st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat, min_block, o->gap_ms,
                               o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
+#ifdef CLEAVE_HAVE_NET
+    if (o->request && (st = measure_request(ctx, g, specs, n_in, o, &out->request_ms))) goto out;
+#endif
     out->model = cv_strdup(path);
     memcpy(out->model_sha256, sha, sizeof sha);
     snprintf(out->emulation, sizeof out->emulation, "%s", emu ? emu : "");
@@ -119,6 +207,9 @@ static void print_profile(const cost_profile *p, int top) {
         printf("nodes        %d; sum of medians %.3f ms (%+.1f%% vs whole median), sum of means %.3f ms (%+.1f%%)\n",
                p->n, sum_med, 100.0 * (sum_med / p->whole.median_ms - 1), sum_mean,
                100.0 * (sum_mean / p->whole.median_ms - 1));
+    if (p->request_ms > 0)
+        printf("request      v2 codec %.3f ms per request (median, right after a run: encode the input as\n"
+               "             8-bit codes, parse an answer carrying the outputs)\n", p->request_ms);
     double cls_ms[COST_OP_N] = {0};
     int cls_n[COST_OP_N] = {0};
     for (int i = 0; i < p->n; i++) cls_ms[p->nodes[i].f.cls] += cost_profile_node_ms(p, i), cls_n[p->nodes[i].f.cls]++;
@@ -205,7 +296,7 @@ int cmd_profile(int argc, char **argv) {
     const char *model = NULL, *outp = NULL, *devname = "this-machine", *name = "this-machine";
     int threads = 1, top = 10, json = 0, calib_dev = 0, rc = 1;
     cli_shapes shapes = {.batch = 1};
-    cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30, .shapes = &shapes};
+    cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30, .shapes = &shapes, .request = 1};
     cleave_ctx *ctx;
     if (cleave_ctx_create(&ctx)) return 1;
     cost_profile prof;

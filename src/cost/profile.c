@@ -222,6 +222,7 @@ cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_pr
     json_object_set_new(root, "warmup", json_integer(p->warmup));
     json_object_set_new(root, "repeat", json_integer(p->repeat));
     if (p->gap_ms > 0) json_object_set_new(root, "gap_ms", json_real(p->gap_ms));
+    if (p->request_ms > 0) json_object_set_new(root, "request_ms", num(p->request_ms));
     json_object_set_new(root, "inputs", json_string(p->input_shapes));
     json_object_set_new(root, "whole", stat_json(&p->whole));
     json_object_set_new(root, "nodes_sum_median_ms", num(cost_profile_sum_median(p)));
@@ -346,6 +347,12 @@ cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *e
     p->repeat = json_is_integer(x) ? (int)json_integer_value(x) : 0;
     x = json_object_get(root, "gap_ms");
     p->gap_ms = json_is_number(x) ? json_number_value(x) : 0;
+    x = json_object_get(root, "request_ms");
+    p->request_ms = json_is_number(x) ? json_number_value(x) : 0;
+    if (!(p->request_ms >= 0 && p->request_ms < 1e6)) {
+        st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: request_ms: must be a number >= 0", path);
+        goto out;
+    }
     if ((st = stat_parse(ctx, path, "whole", json_object_get(root, "whole"), &p->whole))) goto out;
     if (!json_is_array(nodes) || json_array_size(nodes) > PROFILE_MAX_NODES) {
         st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: nodes: missing, not an array or over %d entries",

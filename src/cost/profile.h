@@ -26,6 +26,9 @@ typedef struct cost_profile {
     cost_dtype dtype;
     int threads, warmup, repeat;
     double gap_ms;      /* idle time before each run (0 = back to back) */
+    double request_ms;  /* median CPU ms of one request's KServe v2 codec right
+                         * after a run (encode the input as 8-bit codes, parse
+                         * an answer carrying the outputs); 0 = not measured */
     char input_shapes[256];
     cost_stat whole;    /* whole-model runs, without per-node timers */
     int n;

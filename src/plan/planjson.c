@@ -45,6 +45,7 @@ json_t *plan_solution_json(const plan_problem *pb, const plan_solution *s, int i
     json_object_set_new(p, "edge_ms", num(s->edge_ms));
     json_object_set_new(p, "transfer_ms", num(s->transfer_ms));
     json_object_set_new(p, "cloud_ms", num(s->cloud_ms));
+    json_object_set_new(p, "codec_ms", num(s->codec_ms));
     json_object_set_new(p, "total_ms", num(s->total_ms));
     json_object_set_new(p, "sent_bytes", num(s->tx_bytes));
     json_object_set_new(p, "edge_weight_bytes", num(s->weight_bytes));

@@ -199,7 +199,8 @@ static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_m
     for (int k = 0; k < pb->n_layers; k++) dist += dist_w(pb, k, s->wbits[k]) + dist_a(pb, k, s->abits[k]);
     s->tx_bytes = tx;
     s->transfer_ms = transfer(pb, tx, n_cross);
-    s->total_ms = s->edge_ms + s->transfer_ms + s->cloud_ms;
+    s->codec_ms = n_cross ? pb->edge_request_ms + pb->cloud_request_ms : 0;
+    s->total_ms = s->edge_ms + s->transfer_ms + s->codec_ms + s->cloud_ms;
     s->weight_bytes = wbytes;
     s->act_bytes = plan_act_peak_bytes(pb, edge, int8_edge);
     s->mem_bytes = any_edge ? wbytes + s->act_bytes : 0;
@@ -584,7 +585,8 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
         for (int k = 0; k <= n; k++) {
             double bytes = k == 0 ? (double)d->tensors[0].numel * pb->input_bits / 8
                                   : (d->nodes[k - 1].n_out ? (double)d->tensors[d->nodes[k - 1].out[0]].numel * 4 : 0);
-            double c = acc_e + (k < n ? cost_link_transfer_ms(&pb->link, bytes) : 0) + acc_c;
+            double c = acc_e + acc_c +
+                       (k < n ? cost_link_transfer_ms(&pb->link, bytes) + pb->edge_request_ms + pb->cloud_request_ms : 0);
             if (c < best) best = c, bestk = k;
             if (k < n) acc_e += pb->edge_fp32_ms[k], acc_c -= pb->cloud_ms[k];
         }

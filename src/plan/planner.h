@@ -33,6 +33,8 @@ typedef struct plan_problem {
     int bits[PLAN_MAX_BITS];     /* candidate widths (subset of the table's) */
     int n_bits;
     int input_bits;              /* width of the raw input when sent (8 for an image) */
+    double edge_request_ms;      /* per request that sends anything: the v2 codec on the */
+    double cloud_request_ms;     /* edge (encode, parse the answer) and on the cloud */
     long cut_cap;                /* most cuts to enumerate before falling back to prefixes */
 } plan_problem;
 
@@ -51,6 +53,7 @@ typedef struct plan_solution {
     int *cross_bits;          /* their widths (32 = float) */
     int *wbits, *abits;       /* per quant layer: 2..8, or 32 (float / on the cloud) */
     double edge_ms, transfer_ms, cloud_ms, total_ms;
+    double codec_ms;          /* edge + cloud request codec (0 when nothing is sent) */
     double tx_bytes;          /* payload sent */
     double weight_bytes, act_bytes, mem_bytes; /* edge memory: packed weights + activation peak */
     double distortion;        /* predicted output MSE (sum of the table entries) */

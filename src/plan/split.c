@@ -160,6 +160,8 @@ static cleave_status parse_solution(cleave_ctx *ctx, const char *path, size_t id
                       &s->edge_memory_bytes, &s->drop_pt};
     for (int k = 0; k < 7; k++)
         if (!get_num(p, keys[k], dst[k])) return perr(ctx, path, where, "predicted", "%s: not a number", keys[k]);
+    if (!get_num(p, "codec_ms", &s->codec_ms)) return perr(ctx, path, where, "predicted", "codec_ms: not a number");
+    if (isnan(s->codec_ms)) s->codec_ms = 0;
     return CLEAVE_OK;
 }
 

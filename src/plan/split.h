@@ -30,6 +30,7 @@ typedef struct plan_file_solution {
     int *wbits, *abits; /* per quantization layer of the model (n_layers), QUANT_FLOAT = float */
     /* predicted */
     double edge_ms, transfer_ms, cloud_ms, total_ms, sent_bytes, edge_memory_bytes, drop_pt;
+    double codec_ms; /* the v2 codec on both sides per request (0 in plans before it) */
     const json_t *json; /* this solution's object inside plan_file.root (borrowed) */
 } plan_file_solution;
 
