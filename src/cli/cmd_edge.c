@@ -57,7 +57,10 @@ static void help(void) {
            "  --fallback exit|tail  local answer: an early exit computed on the edge (when the\n"
            "                      model has one) or the rest of the model (default exit)\n"
            "  --probe-ms T        probe the link when no request told the bandwidth for T ms\n"
-           "                      (default 1000; 0 = never)\n"
+           "                      (default 1000 when adapting; with --solution/--compare only\n"
+           "                      one probe at the start; 0 = never)\n"
+           "  --cc NAME           TCP congestion control of the connection (e.g. cubic; default:\n"
+           "                      the system's)\n"
            "  --compress auto|never|always  zstd request bodies (auto: when it pays at the\n"
            "                      measured bandwidth; default auto)\n"
            "  --edge-slowdown F   emulate an edge F times slower than this core: every edge\n"
@@ -119,6 +122,7 @@ typedef struct edge_run {
     FILE *log;
     int n_probes, n_switches;
     double probe_bytes;
+    int pending, pending_n; /* a better solution seen pending_n decisions in a row */
 } edge_run;
 
 static void dilate(const edge_run *r, double host_ms) { cv_sleep_ms((r->slowdown - 1) * host_ms); }
@@ -179,7 +183,7 @@ static double sol_predict(const edge_run *r, int k, double mbit) {
     cost_link l = r->link;
     l.mbit_s = mbit;
     double tx = s->n_cross > 0 ? cost_link_transfer_ms(&l, s->sent_bytes) : 0;
-    return s->edge_ms + tx + s->cloud_ms;
+    return s->edge_ms + tx + (s->n_cross > 0 ? s->codec_ms : 0) + s->cloud_ms;
 }
 
 /* A transfer of `payload` body bytes took xfer_ms on the wire (request out,
@@ -196,10 +200,12 @@ static void bw_sample(edge_run *r, double payload, double xfer_ms) {
 }
 
 static void probe(edge_run *r) {
-    /* about 30 ms of data at the current estimate, 8 KB .. 256 KB */
+    /* about 30 ms of data at the current estimate, 8 KB .. 32 KB: a big
+     * probe sent just before the link falls would hold the next requests
+     * behind it for seconds (256 KB at 1 Mbit/s: 2 s) */
     double bytes = r->bw.mbit * 1e6 / 8 * 0.03;
     if (bytes < 8192) bytes = 8192;
-    if (bytes > 262144) bytes = 262144;
+    if (bytes > 32768) bytes = 32768;
     size_t n = (size_t)bytes;
     uint8_t *buf = cv_calloc(n, 1);
     if (!buf) return;
@@ -223,7 +229,11 @@ static void probe(edge_run *r) {
     net_http_result_free(&res);
 }
 
-static int choose(const edge_run *r, int cur, double *pred) {
+/* The solution to run at the estimated bandwidth. Hysteresis against
+ * flapping on a noisy estimate: the current one stays unless the best is
+ * more than 5% faster and has been the best for two decisions in a row,
+ * or the current one is predicted over 1.5x slower (a link that fell). */
+static int choose(edge_run *r, int cur, double *pred) {
     int best = -1;
     double bt = INFINITY;
     for (int k = 0; k < r->pf.n_sol; k++) {
@@ -231,10 +241,13 @@ static int choose(const edge_run *r, int cur, double *pred) {
         double t = sol_predict(r, k, r->bw.mbit);
         if (t < bt) bt = t, best = k;
     }
-    /* hysteresis: keep the current solution unless the best is 5% faster */
-    if (cur >= 0 && best >= 0 && best != cur && r->pf.sol[cur].feasible && !r->es[cur].failed &&
-        sol_predict(r, cur, r->bw.mbit) <= bt * 1.05)
-        best = cur;
+    if (cur >= 0 && best >= 0 && best != cur && r->pf.sol[cur].feasible && !r->es[cur].failed) {
+        double tc = sol_predict(r, cur, r->bw.mbit);
+        if (best == r->pending) r->pending_n++;
+        else r->pending = best, r->pending_n = 1;
+        if (tc <= bt * 1.05 || (r->pending_n < 2 && tc <= bt * 1.5)) best = cur;
+    }
+    if (best == cur) r->pending = -1, r->pending_n = 0;
     if (best >= 0) *pred = sol_predict(r, best, r->bw.mbit);
     return best;
 }
@@ -280,8 +293,13 @@ static cleave_status run_one(edge_run *r, int k, const float *x, rec *o) {
     cv_tensor in = r->m.in_spec;
     in.data = (void *)x;
     if (e->head) CV_TRY(rt_plan_run(e->head, &in));
-    dilate(r, cv_now_ms() - t0);
-    o->edge_ms = cv_now_ms() - t0;
+    double head_host = cv_now_ms() - t0;
+    /* Time dilation stretches the head and the encoding that follows it in
+     * one sleep after both, as a slower core runs them back to back (a
+     * sleep between them would leave the encoder's caches idle and cold). */
+    double undilated = head_host; /* host ms not stretched yet */
+    if (!sp->n_cross || r->server_down) dilate(r, head_host), undilated = 0;
+    o->edge_ms = undilated > 0 ? head_host * r->slowdown : cv_now_ms() - t0;
     /* the codes of every crossing tensor */
     cv_tensor codes[NET_V2_MAX_TENSORS];
     for (int c = 0; c < sp->n_cross; c++) codes[c] = e->head_slot[c] < 0 ? in : *rt_plan_output(e->head, e->head_slot[c]);
@@ -342,8 +360,8 @@ static cleave_status run_one(edge_run *r, int k, const float *x, rec *o) {
             cleave_ctx_clear_error(r->ctx);
         }
     }
-    dilate(r, cv_now_ms() - t1);
-    o->encode_ms = cv_now_ms() - t1;
+    dilate(r, undilated + (cv_now_ms() - t1));
+    o->encode_ms = cv_now_ms() - t1 - undilated * (r->slowdown - 1);
     o->sent = (double)body.len;
     o->wire_sent = (double)send_len;
     /* send */
@@ -495,16 +513,17 @@ int cmd_edge(int argc, char **argv) {
     if (cleave_ctx_create(&ctx)) return 1;
     edge_run r;
     memset(&r, 0, sizeof r);
+    r.pending = -1;
     r.ctx = ctx;
     r.slowdown = 1;
     r.timeout_ms = 1000;
     r.compress = 1;
     r.fallback_exit = 1;
-    r.probe_ms = 1000;
+    r.probe_ms = -1; /* default: 1000 when adapting, none for fixed solutions */
     r.rtt_ms = -1;
     const char *plan_p = NULL, *server = NULL, *model_name = NULL, *model_p = NULL, *stats_p = NULL;
     const char *data = NULL, *sol_sel = NULL, *compare = NULL, *edge_dev = NULL, *log_p = NULL, *sum_p = NULL;
-    const char *host_dev = "devices/this-machine.json";
+    const char *host_dev = "devices/this-machine.json", *tcp_cc = NULL;
     int n = 100, cpu = -1, rc = 1;
     double interval = 0;
     char name_buf[256];
@@ -568,6 +587,8 @@ int cmd_edge(int argc, char **argv) {
             }
             r.fallback_exit = !strcmp(v, "exit");
             i++;
+        } else if (!strcmp(a, "--cc") && v) {
+            tcp_cc = v, i++;
         } else if (!strcmp(a, "--compress") && v) {
             r.compress = !strcmp(v, "never") ? 0 : !strcmp(v, "auto") ? 1 : !strcmp(v, "always") ? 2 : -1;
             if (r.compress < 0) {
@@ -686,7 +707,8 @@ int cmd_edge(int argc, char **argv) {
         snprintf(r.infer_url, sizeof r.infer_url, "%.*s/v2/models/%s/infer", (int)l, server, model_name);
         snprintf(r.ready_url, sizeof r.ready_url, "%.*s/v2/health/ready", (int)l, server);
         snprintf(r.probe_url, sizeof r.probe_url, "%.*s/cleave/linktest", (int)l, server);
-        net_http_client_opts ho = {.rtt_ms = r.rtt_ms, .timeout_ms = r.timeout_ms, .connect_timeout_ms = 300};
+        net_http_client_opts ho = {.rtt_ms = r.rtt_ms, .timeout_ms = r.timeout_ms, .connect_timeout_ms = 300,
+                                   .tcp_cc = tcp_cc};
         if (net_http_client_create(ctx, &ho, &r.http)) goto err;
     }
     /* data */
@@ -706,8 +728,11 @@ int cmd_edge(int argc, char **argv) {
     fprintf(sumf, "cleave run: %s on %s, %d input%s, edge slowdown %.2fx, emulated RTT %.1f ms, %s\n", model_name,
             server, n, n == 1 ? "" : "s", r.slowdown, r.rtt_ms,
             order[0] < 0 ? "adaptive over the plan's feasible solutions" : "fixed solution(s)");
-    /* warm the connection and the estimate */
-    if (r.probe_ms > 0) probe(&r);
+    /* warm the connection and the estimate; then probe only when adapting
+     * (unless asked): a probe drains the shaper's bucket, so the request
+     * right after it queues behind it (+6 ms for a 2.4 KB cut at 3 Mbit/s) */
+    if (r.probe_ms != 0) probe(&r);
+    if (r.probe_ms < 0) r.probe_ms = order[0] < 0 ? 1000 : 0;
     int nr = 0, cur = -1;
     double next_at = cv_now_ms();
     for (int o = 0; o < n_order; o++) {

@@ -43,12 +43,14 @@ static void help(void) {
            "  serve    [--port N] [--bind IPV4] [--max-body BYTES] [--quiet]\n"
            "           the link-test sink (POST /linktest) until SIGINT/SIGTERM\n"
            "  measure  --url http://HOST:PORT --link RATE,RTT [--bytes LIST] [--repeat N]\n"
-           "           [--burst BYTES] [--iw N] [--idle MS] [--json]\n"
+           "           [--burst BYTES] [--iw N] [--idle MS] [--cc NAME] [--json]\n"
            "           POST random payloads to URL/linktest on one kept-alive connection, the\n"
            "           RTT added by the client (half before sending, half after the reply);\n"
            "           per size: predicted ms, measured median ms, error %%. --burst: the\n"
            "           shaper's token-bucket burst; --iw 0: no slow-start term (RTT not seen by\n"
-           "           TCP); --idle: ms of silence before each request\n"
+           "           TCP); --idle: ms of silence before each request. Prints the per-request\n"
+           "           overhead the measurements imply (for --link RATE,RTT,OVERHEAD). --cc: TCP\n"
+           "           congestion control of the connection (default: the system's)\n"
            "  validate [--rates 1,3,10,20] [--bytes 10K,100K,1M,5M] [--rtt 20ms] [--repeat N]\n"
            "           [--tolerance PCT] [--cc cubic] [--json] [--skip-ok]\n"
            "           as root: netns + veth + tbf at each rate, serve + measure; fails (exit 1)\n"
@@ -380,7 +382,7 @@ static void print_json_rows(const link_row *rows, int n, double tol, int *first)
 static int link_measure(int argc, char **argv) {
     cleave_ctx *ctx;
     if (cleave_ctx_create(&ctx)) return 1;
-    const char *url = NULL, *link = NULL;
+    const char *url = NULL, *link = NULL, *cc = NULL;
     double sizes[LINK_MAX_SIZES] = {10e3, 100e3, 1e6, 5e6};
     int n = 4, json = 0, repeat = 0, iw = COST_LINK_INIT_CWND, burst = 0, idle = 0, rc = 2;
     uint8_t *payload = NULL;
@@ -409,7 +411,8 @@ static int link_measure(int argc, char **argv) {
         } else if (!strcmp(a, "--idle")) {
             if (!cli_parse_int(a, v, 0, 60000, &idle)) goto out;
             i++;
-        } else if (!strcmp(a, "--json")) json = 1;
+        } else if (!strcmp(a, "--cc") && v) cc = v, i++;
+        else if (!strcmp(a, "--json")) json = 1;
         else {
             fprintf(stderr, "cleave link measure: unknown option or missing value '%s' (see --help)\n", a);
             goto out;
@@ -436,7 +439,7 @@ static int link_measure(int argc, char **argv) {
     }
     fill_random(payload, (size_t)maxb, 42);
     install_signals();
-    net_http_client_opts co = {.rtt_ms = l.rtt_ms, .abort_flag = &g_stop};
+    net_http_client_opts co = {.rtt_ms = l.rtt_ms, .abort_flag = &g_stop, .tcp_cc = cc};
     if (net_http_client_create(ctx, &co, &c)) goto err;
     if (!json) {
         char desc[160];
@@ -445,11 +448,22 @@ static int link_measure(int argc, char **argv) {
         table_header();
     }
     if (measure_sizes(ctx, c, base, &l, sizes, n, repeat, idle, payload, rows, json)) goto err;
+    /* the per-request overhead this link shows: what the measurements leave
+     * once RTT and serialisation are taken off (median over the sizes) */
+    double resid[LINK_MAX_SIZES];
+    for (int k = 0; k < n; k++) resid[k] = rows[k].measured_ms - (rows[k].predicted_ms - l.overhead_ms);
+    qsort(resid, (size_t)n, sizeof resid[0], cmp_d);
+    double fitted = n % 2 ? resid[n / 2] : (resid[n / 2 - 1] + resid[n / 2]) / 2;
+    if (fitted < 0) fitted = 0;
     if (json) {
         int first = 1;
-        printf("{\"url\": \"%s\", \"rtt_ms\": %g, \"rows\": [", base, l.rtt_ms);
+        printf("{\"url\": \"%s\", \"rtt_ms\": %g, \"fitted_overhead_ms\": %.3f, \"rows\": [", base, l.rtt_ms,
+               fitted);
         print_json_rows(rows, n, 15, &first);
         printf("\n]}\n");
+    } else {
+        printf("overhead %.3f ms per request fitted (measured minus RTT and serialisation, median over the sizes;\n"
+               "         the model used %g ms): plan with --link RATE,RTT,%.3fms\n", fitted, l.overhead_ms, fitted);
     }
     rc = 0;
     goto out;
