@@ -4,14 +4,15 @@
 #   256 KiB model-memory budget the whole model does not fit, a 3 Mbit/s
 #   uplink with 20 ms RTT, the cloud = this machine.
 # 1. activation statistics and distortion tables (calibration images);
-# 2. latency profiles on this machine, one thread, runs after 20 ms idle
-#    gaps as a one-request-at-a-time client and server see them; the edge
-#    = these times stretched by the Pi/this-core slowdown (the same time
-#    dilation the edge client applies: docs/run.md);
-# 3. cleave plan: Pareto front + baselines, accuracy measured;
-# 4. two network namespaces joined by a veth pair shaped with tbf (root;
+# 2. latency profiles on this machine, one thread, each run after the idle
+#    gap between frames (as a one-request-at-a-time client and server see
+#    them), plus the v2 request codec after each run; the edge = these
+#    times stretched by the Pi/this-core slowdown (the same time dilation
+#    the edge client applies: docs/run.md);
+# 3. two network namespaces joined by a veth pair shaped with tbf (root;
 #    elsewhere loopback without shaping, said so), `cleave serve` in the
-#    cloud namespace on CPU 1;
+#    cloud namespace on CPU 1; the link's per-request overhead measured;
+# 4. cleave plan: Pareto front + baselines, accuracy measured;
 # 5. `cleave run --plan` in the edge namespace on CPU 0: the test images
 #    through the recommended split, cloud-only, edge-only and the best
 #    layer-wise split, predicted next to measured; then with zstd off (the
@@ -41,20 +42,13 @@ trap cleanup EXIT
 echo "== 1. statistics and distortion tables of $M (512 calibration images, tables on 256)"
 [ -f "$W/stats.json" ] || "$C" calibrate "$M" --data fashion-mnist --n 512 --table-n 256 -o "$W/stats.json" | tail -1
 echo
-echo "== 2. latency profiles on this machine (1 thread, 20 ms idle before each run)"
-"$C" profile "$M" --threads 1 --gap-ms "$RTT" --repeat 100 --top 0 -o "$W/host-fp32.json" | grep '^whole'
-"$C" profile "$M" --threads 1 --gap-ms "$RTT" --repeat 100 --top 0 --dtype int8 -o "$W/host-int8.json" | grep '^whole'
+echo "== 2. latency profiles on this machine (1 thread on CPU 0, $IV ms idle before each run, as frames arrive)"
+taskset -c 0 "$C" profile "$M" --threads 1 --gap-ms "$IV" --repeat 100 --top 0 -o "$W/host-fp32.json" | grep -E '^whole|^request'
+taskset -c 0 "$C" profile "$M" --threads 1 --gap-ms "$IV" --repeat 100 --top 0 --dtype int8 -o "$W/host-int8.json" | grep -E '^whole|^request'
 echo
 # the link as the shaper makes it: tbf burst as scripts/netns-link.sh sets it
 BURST=$(awk -v r="$RATE" 'BEGIN { b = r * 1e6 / 8 / 1000; if (b < 3028) b = 3028; printf "%d", b }')
-LINK="${RATE}mbit,${RTT}ms,burst=$BURST"
-echo "== 3. cleave plan: edge $EDGE ($MEM), cloud $HOST, link $LINK"
-"$C" plan "$M" --edge "$EDGE" --cloud "$HOST" --link "$LINK" --mem "$MEM" --max-drop 1.0 \
-    --stats "$W/stats.json" --edge-profile "$W/host-fp32.json" --edge-profile-int8 "$W/host-int8.json" \
-    --edge-from-host --host "$HOST" --cloud-profile "$W/host-fp32.json" \
-    --data fashion-mnist --measure 1 --n "$N" -o "$W/plan.json" | grep -vE '^[0-9]+ +auto-split' | grep -v '^$'
-echo
-echo "== 4. link and server"
+echo "== 3. link and server"
 SRV=127.0.0.1 PFX=()
 if [ "$(id -u)" = 0 ] && bash scripts/netns-link.sh down >/dev/null 2>&1 && bash scripts/netns-link.sh up "$RATE" >/dev/null 2>&1; then
   NETNS=1 SRV=10.77.0.1 PFX=(ip netns exec cleave-edge)
@@ -72,10 +66,24 @@ for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.1; done
 [ -s "$W/port" ] || { echo "demo: the server did not start:"; cat "$W/serve.log"; exit 1; }
 URL="http://$SRV:$(cat "$W/port")"
 head -1 "$W/serve.log"
+# the link's per-request overhead (HTTP stacks, veth, server dispatch), as
+# one measures a link's RTT before using it: small POSTs to the server's
+# link-test sink after the same idle gap as the frames
+OVH=$("${PFX[@]}" taskset -c 0 "$C" link measure --url "$URL/cleave" --link "${RATE}mbit,${RTT}ms" --burst "$BURST" \
+      --bytes 100,1000 --repeat 15 --idle "$IV" --cc cubic | awk '/^overhead/ { print $2 }' || true)
+[ -n "$OVH" ] || OVH=0.2
+echo "link overhead measured: $OVH ms per request beyond RTT and serialisation"
+LINK="${RATE}mbit,${RTT}ms,${OVH}ms,burst=$BURST"
+echo
+echo "== 4. cleave plan: edge $EDGE ($MEM), cloud $HOST, link $LINK"
+"$C" plan "$M" --edge "$EDGE" --cloud "$HOST" --link "$LINK" --mem "$MEM" --max-drop 1.0 \
+    --stats "$W/stats.json" --edge-profile "$W/host-fp32.json" --edge-profile-int8 "$W/host-int8.json" \
+    --edge-from-host --host "$HOST" --cloud-profile "$W/host-fp32.json" \
+    --data fashion-mnist --measure 1 --n "$N" -o "$W/plan.json" | grep -vE '^[0-9]+ +auto-split' | grep -v '^$'
 echo
 run() {
   "${PFX[@]}" "$C" run --plan "$W/plan.json" --server "$URL" --data fashion-mnist --n "$N" --interval-ms "$IV" \
-     --edge-device "$EDGE" --host-device "$HOST" --cpu 0 "$@"
+     --edge-device "$EDGE" --host-device "$HOST" --cpu 0 --cc cubic "$@"
 }
 COMPARE=recommended,cloud-only,edge-fp32,edge-u8,neurosurgeon
 echo "== 5a. $N test images through each solution, one every $IV ms (zstd when it pays)"
@@ -93,7 +101,7 @@ if [ "$NETNS" = 1 ]; then
   CH=$!
   DEMO_N_ADAPT=$(( 24000 / IV ))
   "${PFX[@]}" "$C" run --plan "$W/plan.json" --server "$URL" --data fashion-mnist --n "$DEMO_N_ADAPT" \
-     --interval-ms "$IV" --edge-device "$EDGE" --host-device "$HOST" --cpu 0 --probe-ms 500 \
+     --interval-ms "$IV" --edge-device "$EDGE" --host-device "$HOST" --cpu 0 --cc cubic --probe-ms 500 \
      --log "$W/adaptive.jsonl" | tail -n +2
   wait "$CH" || true
   echo "   the solution the client ran, from input (time):"
