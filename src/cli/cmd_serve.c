@@ -24,6 +24,8 @@ static void help(void) {
            "  --bind ADDR         IPv4 address to listen on (default all)\n"
            "  --workers N         inferences at once (default 2)\n"
            "  --threads N         engine threads per inference (default 1)\n"
+           "  --cc NAME           TCP congestion control of the connections (e.g. cubic;\n"
+           "                      default: the system's)\n"
            "  --queue N           requests that may wait for a worker before 503 (default 64)\n"
            "  --max-body SIZE     largest request body, e.g. 16MiB (default 64MiB; 413 beyond)\n"
            "  --port-file F       write the bound port to F once listening\n"
@@ -56,6 +58,7 @@ int cmd_serve(int argc, char **argv) {
             if (!cli_parse_int(a, v, 0, 65535, &o.port)) goto out;
             i++;
         } else if (!strcmp(a, "--bind") && v) o.bind_addr = v, i++;
+        else if (!strcmp(a, "--cc") && v) o.tcp_cc = v, i++;
         else if (!strcmp(a, "--workers")) {
             if (!cli_parse_int(a, v, 1, 64, &o.workers)) goto out;
             i++;

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct net_http_server {
     cleave_ctx *ctx;
     net_http_server_opts o;
     uint32_t bind_s_addr; /* network order; INADDR_ANY when no bind_addr */
+    char tcp_cc[16];      /* "" = the system's congestion control */
     struct MHD_Daemon *d;
     int port;
     int n_handlers;
@@ -220,6 +222,14 @@ cleave_status net_http_server_create(cleave_ctx *ctx, const net_http_server_opts
     s->ctx = ctx;
     s->o = o;
     s->o.bind_addr = NULL; /* not kept: the caller's string may not outlive us */
+    s->o.tcp_cc = NULL;
+    if (o.tcp_cc) {
+        if (strlen(o.tcp_cc) >= sizeof s->tcp_cc) {
+            cv_free(s);
+            return cv_fail(ctx, CLEAVE_E_INVALID, "http server: TCP congestion control name '%s' too long", o.tcp_cc);
+        }
+        strcpy(s->tcp_cc, o.tcp_cc);
+    }
     s->bind_s_addr = htonl(INADDR_ANY);
     if (o.bind_addr) {
         struct in_addr a;
@@ -279,6 +289,17 @@ cleave_status net_http_server_start(net_http_server *s) {
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->o.port;
+    if (s->tcp_cc[0]) {
+        /* accepted sockets inherit a congestion control set on the listener */
+        const union MHD_DaemonInfo *lf = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+        if (!lf || setsockopt(lf->listen_fd, IPPROTO_TCP, TCP_CONGESTION, s->tcp_cc, (socklen_t)strlen(s->tcp_cc))) {
+            int e = errno;
+            MHD_stop_daemon(s->d);
+            s->d = NULL;
+            return cv_fail(s->ctx, CLEAVE_E_IO, "http server: TCP congestion control '%s': %s", s->tcp_cc,
+                           lf ? strerror(e) : "no listening socket");
+        }
+    }
     return CLEAVE_OK;
 }
 

@@ -66,6 +66,8 @@ typedef struct net_http_server_opts {
     size_t max_body;       /* 0 = NET_HTTP_DEFAULT_MAX_BODY */
     int max_connections;   /* 0 = 64 */
     int timeout_s;         /* idle connection timeout; 0 = 60 */
+    const char *tcp_cc;    /* TCP congestion control of the accepted connections
+                            * (set on the listening socket); NULL = the system's */
 } net_http_server_opts;
 
 /* Create (not yet listening). ctx receives errors of create/add/start and

@@ -194,7 +194,7 @@ cleave_status v2_server_create(cleave_ctx *ctx, const v2_server_opts *opts, v2_s
 cleave_status v2_server_start(v2_server *s) {
     if (!s->n_models) return cv_fail(s->ctx, CLEAVE_E_INVALID, "serve: no model to serve");
     net_http_server_opts ho = {.bind_addr = s->o.bind_addr, .port = s->o.port, .max_body = s->o.max_body,
-                               .max_connections = s->o.max_connections};
+                               .max_connections = s->o.max_connections, .tcp_cc = s->o.tcp_cc};
     CV_TRY(net_http_server_create(s->ctx, &ho, &s->http));
     cleave_status st = net_http_server_add_handler(s->http, "/v2", route, s);
     if (!st) st = net_http_server_add_handler(s->http, "/metrics", route, s);

@@ -27,6 +27,7 @@ typedef struct v2_server_opts {
     int max_connections;    /* 0 = 256 */
     int reference;          /* 1 = reference kernels only */
     int plan_cache;         /* compiled sub-plans kept per worker; 0 = 16 */
+    const char *tcp_cc;     /* TCP congestion control of connections; NULL = the system's */
 } v2_server_opts;
 
 cleave_status v2_server_create(cleave_ctx *ctx, const v2_server_opts *opts, v2_server **out);
