@@ -53,7 +53,7 @@ SRV=127.0.0.1 PFX=()
 if [ "$(id -u)" = 0 ] && bash scripts/netns-link.sh down >/dev/null 2>&1 && bash scripts/netns-link.sh up "$RATE" >/dev/null 2>&1; then
   NETNS=1 SRV=10.77.0.1 PFX=(ip netns exec cleave-edge)
   echo "namespaces cleave-edge (10.77.0.2) -> cleave-cloud (10.77.0.1), veth shaped by tbf to $RATE Mbit/s (burst $BURST B); RTT $RTT ms added by the client"
-  ip netns exec cleave-cloud taskset -c 1 "$C" serve fmnist-resnet="$M" --bind 10.77.0.1 --port 8000 --workers 1 \
+  ip netns exec cleave-cloud taskset -c 1 "$C" serve fmnist-resnet="$M" --bind 10.77.0.1 --port 8000 --workers 1 --cc cubic \
      --port-file "$W/port" > "$W/serve.log" 2>&1 &
 else
   echo "WARNING: not root (or no network namespaces): client and server on loopback WITHOUT rate shaping;"
