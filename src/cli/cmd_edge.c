@@ -23,6 +23,7 @@
 #include "base/sha256.h"
 #include "cli/cli.h"
 #include "cli/cli_quant.h"
+#include "cli/cmd_edge.h"
 #include "cost/device.h"
 #include "cost/emulate.h"
 #include "cost/link.h"
@@ -78,53 +79,6 @@ static void help(void) {
            "  -h, --help          this text\n");
 }
 
-/* ------------------------------------------------------------------ state */
-
-typedef struct esol {
-    int built, failed;
-    plan_split sp;
-    rt_plan *head; /* graph inputs -> codes (non-input ones) + edge outputs */
-    rt_plan *tail; /* codes -> cloud outputs, for the local answer (lazy) */
-    int *head_slot; /* per crossing: head output index, or -1 = it is the graph input */
-    int n_head_out;
-} esol;
-
-typedef struct rec {
-    int idx, sol, label, pred, fallback, compressed, switched;
-    double edge_ms, encode_ms, transfer_ms, server_ms, decode_ms, total_ms, pred_ms;
-    double sent, wire_sent, bw;
-} rec;
-
-typedef struct bw_est {
-    double mbit;     /* current estimate */
-    int informative; /* samples so far */
-    double last_ms;  /* time of the last informative sample */
-} bw_est;
-
-typedef struct edge_run {
-    cleave_ctx *ctx;
-    cli_qmodel m;
-    quant_stats st;
-    plan_file pf;
-    esol *es;
-    cost_link link;     /* plan link with the measured rate */
-    bw_est bw;
-    net_http_client *http;
-    char infer_url[1024], ready_url[1024], probe_url[1024];
-    double slowdown, rtt_ms;
-    long timeout_ms;
-    int compress;       /* 0 never, 1 auto, 2 always */
-    int fallback_exit;
-    double probe_ms;
-    int server_down;
-    double next_health_ms;
-    int answer_out;     /* value id of the answer (last graph output) */
-    FILE *log;
-    int n_probes, n_switches;
-    double probe_bytes;
-    int pending, pending_n; /* a better solution seen pending_n decisions in a row */
-} edge_run;
-
 static void dilate(const edge_run *r, double host_ms) { cv_sleep_ms((r->slowdown - 1) * host_ms); }
 
 static int is_graph_input(const ir_graph *g, int v) { return g->values[v].is_input && !g->values[v].is_initializer; }
@@ -174,94 +128,6 @@ static cleave_status build_tail(edge_run *r, int k, const cv_tensor *codes) {
     if (e->tail || !e->sp.n_cloud_out) return CLEAVE_OK;
     return rt_plan_create(r->ctx, e->sp.g, e->sp.codes, e->sp.n_cross, e->sp.cloud_out, e->sp.n_cloud_out, codes,
                           NULL, &e->tail);
-}
-
-/* ------------------------------------------------------------- bandwidth */
-
-static double sol_predict(const edge_run *r, int k, double mbit) {
-    const plan_file_solution *s = &r->pf.sol[k];
-    cost_link l = r->link;
-    l.mbit_s = mbit;
-    double tx = s->n_cross > 0 ? cost_link_transfer_ms(&l, s->sent_bytes) : 0;
-    return s->edge_ms + tx + (s->n_cross > 0 ? s->codec_ms : 0) + s->cloud_ms;
-}
-
-/* A transfer of `payload` body bytes took xfer_ms on the wire (request out,
- * reply back, no server time, no emulated RTT): a bandwidth sample when
- * enough of it had to queue behind the shaper. */
-static void bw_sample(edge_run *r, double payload, double xfer_ms) {
-    double wire = cost_link_wire_bytes(&r->link, payload) - r->link.burst_bytes;
-    double t = xfer_ms - r->link.overhead_ms;
-    if (wire < 4000) return;
-    /* too fast to time (the shaper's burst at a high rate lets a probe
-     * through at once): still a lower bound, which lifts a stale estimate */
-    double m = t < 0.3 ? wire * 8 / (0.3 * 1e3) : wire * 8 / (t * 1e3);
-    if (t < 0.3 && m <= r->bw.mbit) {
-        r->bw.last_ms = cv_now_ms();
-        return;
-    }
-    r->bw.mbit = r->bw.informative ? exp(0.5 * log(r->bw.mbit) + 0.5 * log(m)) : m;
-    r->bw.informative++;
-    r->bw.last_ms = cv_now_ms();
-}
-
-static void probe(edge_run *r) {
-    /* about 30 ms of data at the current estimate, 8 KB .. 32 KB: a big
-     * probe sent just before the link falls would hold the next requests
-     * behind it for seconds (256 KB at 1 Mbit/s: 2 s) */
-    double bytes = r->bw.mbit * 1e6 / 8 * 0.03;
-    if (bytes < 8192) bytes = 8192;
-    if (bytes > 32768) bytes = 32768;
-    size_t n = (size_t)bytes;
-    uint8_t *buf = cv_calloc(n, 1);
-    if (!buf) return;
-    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(i * 2654435761u >> 24); /* incompressible-ish */
-    net_http_result res;
-    double rtt = r->rtt_ms;
-    net_http_client_set_rtt(r->http, 0);
-    cleave_status s = net_http_client_post(r->http, r->probe_url, NULL, buf, n, &res);
-    net_http_client_set_rtt(r->http, rtt);
-    cv_free(buf);
-    r->n_probes++;
-    r->probe_bytes += (double)n;
-    if (!s && res.status == 200) {
-        json_t *o = json_loadb((const char *)res.body, res.body_len, 0, NULL);
-        double server = o ? json_number_value(json_object_get(o, "server_ms")) : 0;
-        json_decref(o);
-        bw_sample(r, (double)n, res.t.curl_total_ms - server);
-    } else {
-        cleave_ctx_clear_error(r->ctx);
-    }
-    net_http_result_free(&res);
-}
-
-/* The solution to run at the estimated bandwidth. Hysteresis against
- * flapping on a noisy estimate: the current one stays unless the best is
- * more than 5% faster and has been the best for two decisions in a row,
- * or the current one is predicted over 1.5x slower (a link that fell). */
-static int choose(edge_run *r, int cur, double *pred) {
-    int best = -1;
-    double bt = INFINITY;
-    for (int k = 0; k < r->pf.n_sol; k++) {
-        if (!r->pf.sol[k].feasible || r->es[k].failed) continue;
-        double t = sol_predict(r, k, r->bw.mbit);
-        if (t < bt) bt = t, best = k;
-    }
-    if (cur >= 0 && best >= 0 && best != cur && r->pf.sol[cur].feasible && !r->es[cur].failed) {
-        double tc = sol_predict(r, cur, r->bw.mbit);
-        if (tc <= bt * 1.05) {
-            r->pending = -1, r->pending_n = 0; /* a near tie: stay */
-            best = cur;
-        } else {
-            if (best == r->pending) r->pending_n++;
-            else r->pending = best, r->pending_n = 1;
-            if (r->pending_n < 2 && tc <= bt * 1.5) best = cur; /* once: wait for a second look */
-        }
-    } else {
-        r->pending = -1, r->pending_n = 0; /* the current one is the fastest */
-    }
-    if (best >= 0) *pred = sol_predict(r, best, r->bw.mbit);
-    return best;
 }
 
 /* ------------------------------------------------------------ one input */
@@ -434,82 +300,10 @@ static cleave_status run_one(edge_run *r, int k, const float *x, rec *o) {
     o->decode_ms = cv_now_ms() - t3;
     o->server_ms = server;
     o->transfer_ms = http_ms - server;
-    bw_sample(r, o->wire_sent, res.t.curl_total_ms - server);
+    edge_bw_sample(r, o->wire_sent, res.t.curl_total_ms - server);
     net_http_result_free(&res);
     o->total_ms = cv_now_ms() - t0;
     return st;
-}
-
-/* ---------------------------------------------------------------- report */
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p) {
-    if (!n) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    double i = p * (n - 1);
-    int lo = (int)i;
-    return lo + 1 < n ? v[lo] + (i - lo) * (v[lo + 1] - v[lo]) : v[lo];
-}
-
-typedef struct sol_summary {
-    int sol, n, correct, labelled, fallbacks;
-    double p50, p99, mean, edge, encode, transfer, server, decode, sent, wire, pred_plan;
-    double pred_req; /* mean of the per-request predictions (re-priced at the estimate) */
-} sol_summary;
-
-static void summarize(const edge_run *r, const rec *rv, int n, int sol, sol_summary *s) {
-    memset(s, 0, sizeof *s);
-    s->sol = sol;
-    double *t = cv_malloc(sizeof(double) * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) {
-        const rec *x = &rv[i];
-        if (sol >= 0 && x->sol != sol) continue;
-        t[s->n++] = x->total_ms;
-        s->mean += x->total_ms, s->edge += x->edge_ms, s->encode += x->encode_ms, s->transfer += x->transfer_ms;
-        s->server += x->server_ms, s->decode += x->decode_ms, s->sent += x->sent, s->wire += x->wire_sent;
-        s->pred_req += x->pred_ms;
-        if (x->label >= 0) s->labelled++, s->correct += x->pred == x->label;
-        s->fallbacks += x->fallback > 0;
-    }
-    if (s->n) {
-        double d = s->n;
-        s->mean /= d, s->edge /= d, s->encode /= d, s->transfer /= d, s->server /= d, s->decode /= d;
-        s->sent /= d, s->wire /= d, s->pred_req /= d;
-        s->p50 = pct(t, s->n, 0.5);
-        s->p99 = pct(t, s->n, 0.99);
-    }
-    if (sol >= 0) s->pred_plan = r->pf.sol[sol].total_ms;
-    cv_free(t);
-}
-
-static json_t *summary_json(const edge_run *r, const sol_summary *s) {
-    const plan_file_solution *p = s->sol >= 0 ? &r->pf.sol[s->sol] : NULL;
-    json_t *o = json_object();
-    if (p) {
-        json_object_set_new(o, "solution", json_integer(p->id));
-        json_object_set_new(o, "method", json_string(p->method));
-        json_object_set_new(o, "recommended", json_boolean(p->recommended));
-        json_object_set_new(o, "feasible", json_boolean(p->feasible));
-    }
-    json_object_set_new(o, "inputs", json_integer(s->n));
-    if (s->labelled) json_object_set_new(o, "top1", json_real(100.0 * s->correct / s->labelled));
-    json_object_set_new(o, "answered_on_device", json_integer(s->fallbacks));
-    json_t *m = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "p50_ms", s->p50, "p99_ms", s->p99, "mean_ms",
-                          s->mean, "edge_ms", s->edge, "encode_ms", s->encode, "transfer_ms", s->transfer, "server_ms",
-                          s->server, "decode_ms", s->decode, "body_bytes", s->sent, "wire_body_bytes", s->wire);
-    json_object_set_new(o, "measured", m);
-    if (p) {
-        json_object_set_new(o, "predicted", json_pack("{s:f,s:f,s:f,s:f,s:f}", "total_ms", p->total_ms, "edge_ms",
-                                                      p->edge_ms, "transfer_ms", p->transfer_ms, "cloud_ms",
-                                                      p->cloud_ms, "sent_bytes", p->sent_bytes));
-        if (s->n && s->mean > 0)
-            json_object_set_new(o, "error_pct", json_real(100.0 * (p->total_ms - s->mean) / s->mean));
-    }
-    return o;
 }
 
 /* --------------------------------------------------------------- command */
@@ -745,7 +539,7 @@ int cmd_edge(int argc, char **argv) {
     /* warm the connection and the estimate; then probe only when adapting
      * (unless asked): a probe drains the shaper's bucket, so the request
      * right after it queues behind it (+6 ms for a 2.4 KB cut at 3 Mbit/s) */
-    if (r.probe_ms != 0) probe(&r);
+    if (r.probe_ms != 0) edge_probe(&r);
     if (r.probe_ms < 0) r.probe_ms = order[0] < 0 ? 1000 : 0;
     int nr = 0, cur = -1;
     double next_at = cv_now_ms();
@@ -777,12 +571,12 @@ int cmd_edge(int argc, char **argv) {
              * before the request: a probe followed by an idle wait made the
              * next request 100-150 ms slower on the tbf link, cause not yet
              * understood) */
-            if (r.probe_ms > 0 && !r.server_down && cv_now_ms() - r.bw.last_ms > r.probe_ms) probe(&r);
+            if (r.probe_ms > 0 && !r.server_down && cv_now_ms() - r.bw.last_ms > r.probe_ms) edge_probe(&r);
             int k = fixed;
             double pred = 0;
             if (k < 0) {
                 for (;;) {
-                    k = choose(&r, cur, &pred);
+                    k = edge_choose(&r, cur, &pred);
                     if (k < 0) {
                         fprintf(stderr, "cleave run: %s has no feasible solution to run\n", plan_p);
                         goto out;
@@ -795,7 +589,7 @@ int cmd_edge(int argc, char **argv) {
                 if (cur >= 0 && k != cur) q->switched = 1, r.n_switches++;
                 cur = k;
             } else {
-                pred = sol_predict(&r, k, r.bw.mbit);
+                pred = edge_sol_predict(&r, k, r.bw.mbit);
             }
             q->sol = k;
             q->pred_ms = pred;
@@ -827,7 +621,7 @@ int cmd_edge(int argc, char **argv) {
     double errs[256], rec_mean = 0, cloud_mean = 0, rec_p50 = 0, cloud_p50 = 0;
     for (int k = 0; k < r.pf.n_sol; k++) {
         sol_summary s;
-        summarize(&r, rv, nr, k, &s);
+        edge_summarize(&r, rv, nr, k, &s);
         if (!s.n) continue;
         /* fixed solutions: the plan's prediction; adapting: each request's,
          * re-priced at the bandwidth estimated when it was chosen */
@@ -842,10 +636,10 @@ int cmd_edge(int argc, char **argv) {
         fprintf(sumf, "%-3d %-14s %5d %7s %8.2f %8.2f %8.2f %8.2f %+8.1f %8.2f %8.2f %9.2f %6d%s\n", p->id, p->method,
                 s.n, top, s.p50, s.p99, s.mean, pred, 100.0 * (pred - s.mean) / s.mean, s.edge,
                 s.transfer, s.server, s.fallbacks, p->recommended ? "  (recommended)" : "");
-        json_array_append_new(sj, summary_json(&r, &s));
+        json_array_append_new(sj, edge_summary_json(&r, &s));
     }
     sol_summary all;
-    summarize(&r, rv, nr, -1, &all);
+    edge_summarize(&r, rv, nr, -1, &all);
     fprintf(sumf, "all: %d answers (%d on the device after a cloud failure), %d switches, %d probes (%.0f KB)",
             all.n, all.fallbacks, r.n_switches, r.n_probes, r.probe_bytes / 1024);
     if (all.labelled) fprintf(sumf, ", top-1 %.2f%%", 100.0 * all.correct / all.labelled);
@@ -854,7 +648,7 @@ int cmd_edge(int argc, char **argv) {
         json_t *root = json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:i,s:o,s:o}", "format", "cleave-run", "plan", plan_p,
                                  "server", server, "edge_slowdown", r.slowdown, "rtt_ms", r.rtt_ms, "answers", all.n,
                                  "answered_on_device", all.fallbacks, "switches", r.n_switches, "all",
-                                 summary_json(&r, &all), "solutions", sj);
+                                 edge_summary_json(&r, &all), "solutions", sj);
         if (json_dump_file(root, sum_p, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
             fprintf(stderr, "cleave run: cannot write %s\n", sum_p);
             json_decref(root);
@@ -867,7 +661,7 @@ int cmd_edge(int argc, char **argv) {
     if (seen_any > 1) {
         int ne = seen_any < 256 ? seen_any : 256;
         fprintf(sumf, "prediction: median |predicted - measured| / measured over %d solutions = %.1f%%\n", ne,
-                100 * pct(errs, ne, 0.5));
+                100 * edge_pct(errs, ne, 0.5));
     }
     if (rec_k >= 0 && cloud_k >= 0)
         fprintf(sumf, "recommended vs cloud-only: mean %.2f / %.2f ms = %.2fx, p50 %.2fx (predicted %.2fx)\n",
