@@ -2,39 +2,29 @@
  * serve (the HTTP sink), measure (random payloads POSTed to a sink: predicted
  * vs measured) and validate (as root: two network namespaces joined by a
  * veth pair, the edge side shaped with tbf, serve in one, measure from the
- * other, table + the 15% bar). Procedure and results: docs/link.md. */
+ * other, table + the 15% bar: cmd_link_validate.c). Procedure and results:
+ * docs/link.md. */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_link.h"
 #include "cost/link.h"
+#include "cost/profile.h"
 #ifdef CLEAVE_HAVE_NET
 #include "net/http_client.h"
 #include "net/http_server.h"
 #endif
 
-#define LINK_MAX_SIZES 32
-#define LINK_MAX_RATES 16
-#define LINK_MAX_PAYLOAD 256e6 /* bytes; bounds --bytes */
-#define LINK_PORT 8077
-#define LINK_SERVER_IP "10.77.0.1"
-#define LINK_CLIENT_IP "10.77.0.2"
+volatile sig_atomic_t link_g_stop; /* set by SIGINT/SIGTERM/SIGHUP */
 
-static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM/SIGHUP */
+static void on_signal(int sig) { link_g_stop = sig; }
 
-static void on_signal(int sig) { g_stop = sig; }
-
-static void help(void) {
+void link_help(void) {
     printf("usage: cleave link <predict|serve|measure|validate> [options]\n\n"
            "The link model: t = overhead + RTT + (payload + %d) / %.4f * 8 / rate [+ slow start],\n"
            "see docs/link.md.\n\n"
@@ -63,7 +53,7 @@ static void help(void) {
 }
 
 /* "10K,100K,1M,5M" -> byte counts (K = 10^3, M = 10^6, G = 10^9). */
-static int parse_sizes(const char *s, double *out, int *n) {
+int link_parse_sizes(const char *s, double *out, int *n) {
     *n = 0;
     const char *p = s;
     while (*p) {
@@ -86,7 +76,7 @@ bad:
 }
 
 /* "1,3,10,20" (Mbit/s) or with units ("500kbit,2mbit"). */
-static int parse_rates(cleave_ctx *ctx, const char *s, double *out, int *n) {
+int link_parse_rates(cleave_ctx *ctx, const char *s, double *out, int *n) {
     char buf[256];
     if (strlen(s) >= sizeof buf) goto bad;
     strcpy(buf, s);
@@ -134,12 +124,12 @@ static int link_predict(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help();
+            link_help();
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--link") && v) link = v, i++;
         else if (!strcmp(a, "--bytes") && v) {
-            if (!parse_sizes(v, sizes, &n)) goto out;
+            if (!link_parse_sizes(v, sizes, &n)) goto out;
             i++;
         } else if (!strcmp(a, "--iw")) {
             if (!cli_parse_int(a, v, 0, 1000, &iw)) goto out;
@@ -199,7 +189,7 @@ out:
 
 #ifdef CLEAVE_HAVE_NET
 
-static int install_signals(void) {
+int link_install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: waits and sleeps return EINTR */
@@ -217,7 +207,7 @@ static int link_serve(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help();
+            link_help();
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--port")) {
@@ -242,7 +232,7 @@ static int link_serve(int argc, char **argv) {
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGHUP);
-    if (install_signals() || sigprocmask(SIG_BLOCK, &block, &old)) {
+    if (link_install_signals() || sigprocmask(SIG_BLOCK, &block, &old)) {
         fprintf(stderr, "cleave link serve: cannot install signal handlers\n");
         rc = 1;
         goto out;
@@ -258,8 +248,8 @@ static int link_serve(int argc, char **argv) {
                "SIGINT/SIGTERM stops\n", o.bind_addr ? o.bind_addr : "0.0.0.0", net_http_server_port(s));
         fflush(stdout);
     }
-    while (!g_stop) sigsuspend(&old);
-    if (!quiet) printf("cleave link serve: stopped (signal %d)\n", (int)g_stop);
+    while (!link_g_stop) sigsuspend(&old);
+    if (!quiet) printf("cleave link serve: stopped (signal %d)\n", (int)link_g_stop);
     rc = 0;
 out:
     net_http_server_destroy(s);
@@ -267,15 +257,8 @@ out:
     return rc;
 }
 
-/* One measured size. */
-typedef struct link_row {
-    double mbit_s, bytes, predicted_ms, measured_ms, min_ms, err_pct;
-    int repeat;
-    long header_bytes;
-} link_row;
-
 /* Fill buf with incompressible bytes (xorshift64*). */
-static void fill_random(uint8_t *buf, size_t n, uint64_t seed) {
+void link_fill_random(uint8_t *buf, size_t n, uint64_t seed) {
     uint64_t x = seed | 1;
     for (size_t i = 0; i < n; i++) {
         x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
@@ -295,7 +278,7 @@ static int auto_repeat(double predicted_ms) {
  * compare with the model l; idle_ms of silence before each request (to see
  * TCP's restart after idle). One 1 KB warm-up request first opens the
  * connection. Rows are printed as they complete unless json. */
-static cleave_status measure_sizes(cleave_ctx *ctx, net_http_client *c, const char *url,
+cleave_status link_measure_sizes(cleave_ctx *ctx, net_http_client *c, const char *url,
                                    const cost_link *l, const double *sizes, int n, int repeat,
                                    int idle_ms, const uint8_t *payload, link_row *rows, int json) {
     char target[512];
@@ -315,7 +298,7 @@ static cleave_status measure_sizes(cleave_ctx *ctx, net_http_client *c, const ch
         int reps = row->repeat < 64 ? row->repeat : 64;
         row->repeat = reps;
         for (int i = 0; i < reps; i++) {
-            if (idle_ms > 0) usleep((useconds_t)idle_ms * 1000); /* connection idle before the request */
+            cv_sleep_ms(idle_ms); /* connection idle before the request */
             CV_TRY(net_http_client_post(c, target, NULL, payload, (size_t)sizes[k], &r));
             int ok = r.status == 200 && strstr((const char *)r.body, "\"bytes\"");
             char want[48];
@@ -343,14 +326,14 @@ static cleave_status measure_sizes(cleave_ctx *ctx, net_http_client *c, const ch
     return CLEAVE_OK;
 }
 
-static void table_header(void) {
+void link_table_header(void) {
     printf("%8s %8s %6s %12s %12s %10s %9s\n", "Mbit/s", "size", "runs", "predicted ms",
            "measured ms", "min ms", "error");
 }
 
 /* Least-squares slope of measured ms over bytes (sizes >= 100 KB) turned
  * into a payload efficiency: eff = 8 / (rate * slope). 0 when too few. */
-static double fitted_efficiency(const link_row *rows, int n) {
+double link_fitted_efficiency(const link_row *rows, int n) {
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     int m = 0;
     for (int k = 0; k < n; k++) {
@@ -365,7 +348,7 @@ static double fitted_efficiency(const link_row *rows, int n) {
     return slope > 0 ? 8 / (rows[0].mbit_s * 1e3 * slope) : 0;
 }
 
-static void print_json_rows(const link_row *rows, int n, double tol, int *first) {
+void link_print_json_rows(const link_row *rows, int n, double tol, int *first) {
     for (int k = 0; k < n; k++) {
         const link_row *r = &rows[k];
         int in_bar = r->mbit_s <= 10 && r->bytes >= 1e4 && r->bytes <= 5e6;
@@ -391,13 +374,13 @@ static int link_measure(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help();
+            link_help();
             rc = 0;
             goto out;
         } else if (!strcmp(a, "--url") && v) url = v, i++;
         else if (!strcmp(a, "--link") && v) link = v, i++;
         else if (!strcmp(a, "--bytes") && v) {
-            if (!parse_sizes(v, sizes, &n)) goto out;
+            if (!link_parse_sizes(v, sizes, &n)) goto out;
             i++;
         } else if (!strcmp(a, "--repeat")) {
             if (!cli_parse_int(a, v, 1, 63, &repeat)) goto out;
@@ -437,29 +420,29 @@ static int link_measure(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    fill_random(payload, (size_t)maxb, 42);
-    install_signals();
-    net_http_client_opts co = {.rtt_ms = l.rtt_ms, .abort_flag = &g_stop, .tcp_cc = cc};
+    link_fill_random(payload, (size_t)maxb, 42);
+    link_install_signals();
+    net_http_client_opts co = {.rtt_ms = l.rtt_ms, .abort_flag = &link_g_stop, .tcp_cc = cc};
     if (net_http_client_create(ctx, &co, &c)) goto err;
     if (!json) {
         char desc[160];
         cost_link_format(&l, desc, sizeof desc);
         printf("link %s; RTT emulated by the client; POST %s/linktest\n", desc, base);
-        table_header();
+        link_table_header();
     }
-    if (measure_sizes(ctx, c, base, &l, sizes, n, repeat, idle, payload, rows, json)) goto err;
+    if (link_measure_sizes(ctx, c, base, &l, sizes, n, repeat, idle, payload, rows, json)) goto err;
     /* the per-request overhead this link shows: what the measurements leave
      * once RTT and serialisation are taken off (median over the sizes) */
     double resid[LINK_MAX_SIZES];
     for (int k = 0; k < n; k++) resid[k] = rows[k].measured_ms - (rows[k].predicted_ms - l.overhead_ms);
-    qsort(resid, (size_t)n, sizeof resid[0], cmp_d);
-    double fitted = n % 2 ? resid[n / 2] : (resid[n / 2 - 1] + resid[n / 2]) / 2;
-    if (fitted < 0) fitted = 0;
+    cost_stat rs;
+    cost_stat_of(resid, n, &rs);
+    double fitted = rs.median_ms > 0 ? rs.median_ms : 0;
     if (json) {
         int first = 1;
         printf("{\"url\": \"%s\", \"rtt_ms\": %g, \"fitted_overhead_ms\": %.3f, \"rows\": [", base, l.rtt_ms,
                fitted);
-        print_json_rows(rows, n, 15, &first);
+        link_print_json_rows(rows, n, 15, &first);
         printf("\n]}\n");
     } else {
         printf("overhead %.3f ms per request fitted (measured minus RTT and serialisation, median over the sizes;\n"
@@ -476,313 +459,6 @@ out:
     return rc;
 }
 
-/* ---- validate: namespaces, veth, tbf ---- */
-
-/* Run argv[0] (absolute path) and wait; exit code, or -1. Output dropped
- * when quiet. Waits through EINTR so no child is left behind. */
-static int run(int quiet, const char *const *argv) {
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        if (quiet) {
-            int fd = open("/dev/null", O_WRONLY);
-            if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static const char *find_tool(const char *name, char *buf, size_t n) {
-    static const char *dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(buf, n, "%s/%s", dirs[i], name);
-        if (access(buf, X_OK) == 0) return buf;
-    }
-    return NULL;
-}
-
-typedef struct netns_pair {
-    char ip[128], tc[128], self[4096];
-    char ns_s[32], ns_c[32], veth_s[16], veth_c[16];
-    int ns_s_made, ns_c_made, veth_made;
-    int orig_fd; /* our original network namespace */
-    const char *cc; /* TCP congestion control in the client namespace */
-    pid_t server;
-} netns_pair;
-
-static int setns_named(const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, "/var/run/netns/%s", name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int r = setns(fd, CLONE_NEWNET);
-    close(fd);
-    return r;
-}
-
-static void teardown(netns_pair *p) {
-    if (p->orig_fd >= 0) {
-        if (setns(p->orig_fd, CLONE_NEWNET))
-            fprintf(stderr, "cleave link validate: cannot return to the original network namespace\n");
-        close(p->orig_fd);
-        p->orig_fd = -1;
-    }
-    if (p->server > 0) {
-        kill(p->server, SIGTERM);
-        int st;
-        for (int i = 0; i < 50; i++) { /* 5 s, then SIGKILL */
-            pid_t w = waitpid(p->server, &st, WNOHANG);
-            if (w == p->server || (w < 0 && errno != EINTR)) break;
-            usleep(100000);
-            if (i == 49) {
-                kill(p->server, SIGKILL);
-                while (waitpid(p->server, &st, 0) < 0 && errno == EINTR) {
-                }
-            }
-        }
-        p->server = 0;
-    }
-    /* Deleting a namespace destroys the veth end inside it and its peer. */
-    if (p->ns_c_made) run(1, (const char *[]){p->ip, "netns", "del", p->ns_c, NULL});
-    if (p->ns_s_made) run(1, (const char *[]){p->ip, "netns", "del", p->ns_s, NULL});
-    if (p->veth_made) run(1, (const char *[]){p->ip, "link", "del", p->veth_s, NULL});
-    p->ns_c_made = p->ns_s_made = p->veth_made = 0;
-}
-
-/* 0 ok; otherwise a message is printed. */
-static int setup(netns_pair *p) {
-    const char *ip = p->ip;
-    if (run(0, (const char *[]){ip, "netns", "add", p->ns_s, NULL})) return -1;
-    p->ns_s_made = 1;
-    if (run(0, (const char *[]){ip, "netns", "add", p->ns_c, NULL})) return -1;
-    p->ns_c_made = 1;
-    if (run(0, (const char *[]){ip, "link", "add", p->veth_s, "type", "veth", "peer", "name", p->veth_c, NULL}))
-        return -1;
-    p->veth_made = 1;
-    if (run(0, (const char *[]){ip, "link", "set", p->veth_s, "netns", p->ns_s, NULL}) ||
-        run(0, (const char *[]){ip, "link", "set", p->veth_c, "netns", p->ns_c, NULL}))
-        return -1;
-    p->veth_made = 0; /* now owned by the namespaces */
-    if (run(0, (const char *[]){ip, "-n", p->ns_s, "addr", "add", LINK_SERVER_IP "/24", "dev", p->veth_s, NULL}) ||
-        run(0, (const char *[]){ip, "-n", p->ns_c, "addr", "add", LINK_CLIENT_IP "/24", "dev", p->veth_c, NULL}) ||
-        run(0, (const char *[]){ip, "-n", p->ns_s, "link", "set", p->veth_s, "up", NULL}) ||
-        run(0, (const char *[]){ip, "-n", p->ns_c, "link", "set", p->veth_c, "up", NULL}) ||
-        run(0, (const char *[]){ip, "-n", p->ns_s, "link", "set", "lo", "up", NULL}) ||
-        run(0, (const char *[]){ip, "-n", p->ns_c, "link", "set", "lo", "up", NULL}))
-        return -1;
-    char port[16];
-    snprintf(port, sizeof port, "%d", LINK_PORT);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execl(ip, "ip", "netns", "exec", p->ns_s, p->self, "link", "serve", "--port", port, "--bind",
-              LINK_SERVER_IP, "--quiet", (char *)NULL);
-        _exit(127);
-    }
-    p->server = pid;
-    p->orig_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (p->orig_fd < 0 || setns_named(p->ns_c)) {
-        fprintf(stderr, "cleave link validate: cannot enter network namespace %s: %s\n", p->ns_c,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* tbf on the edge side's egress (edge -> cloud is the direction measured).
- * burst: the larger of two full frames and 1 ms at the rate (what the
- * kernel timer granularity needs); the model is told this burst. limit:
- * 2 s of queue so nothing is dropped (TCP small queues keep it short). */
-static int shape(netns_pair *p, double mbit, double *burst) {
-    double b = mbit * 1e6 / 8 / 1000;
-    if (b < 2 * COST_LINK_FRAME_BYTES) b = 2 * COST_LINK_FRAME_BYTES;
-    double lim = mbit * 1e6 / 8 * 2;
-    if (lim < 256e3) lim = 256e3;
-    char rate[32], bs[32], ls[32];
-    snprintf(rate, sizeof rate, "%gmbit", mbit);
-    snprintf(bs, sizeof bs, "%.0f", b);
-    snprintf(ls, sizeof ls, "%.0f", lim);
-    *burst = b;
-    /* we are inside the client namespace: tc acts on it */
-    return run(0, (const char *[]){p->tc, "qdisc", "replace", "dev", p->veth_c, "root", "tbf", "rate",
-                                   rate, "burst", bs, "limit", ls, NULL});
-}
-
-static int link_validate(int argc, char **argv) {
-    cleave_ctx *ctx;
-    if (cleave_ctx_create(&ctx)) return 1;
-    double rates[LINK_MAX_RATES] = {1, 3, 10, 20}, sizes[LINK_MAX_SIZES] = {10e3, 100e3, 1e6, 5e6};
-    int nr = 4, n = 4, json = 0, repeat = 0, skip_ok = 0, tol_i = 15, rc = 2, first = 1;
-    double rtt = 20;
-    uint8_t *payload = NULL;
-    net_http_client *c = NULL;
-    netns_pair p;
-    memset(&p, 0, sizeof p);
-    p.orig_fd = -1;
-    p.cc = "cubic";
-    link_row rows[LINK_MAX_SIZES];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            help();
-            rc = 0;
-            goto out;
-        } else if (!strcmp(a, "--rates") && v) {
-            if (!parse_rates(ctx, v, rates, &nr)) goto out;
-            i++;
-        } else if (!strcmp(a, "--bytes") && v) {
-            if (!parse_sizes(v, sizes, &n)) goto out;
-            i++;
-        } else if (!strcmp(a, "--rtt") && v) {
-            char spec[64];
-            snprintf(spec, sizeof spec, "1mbit,%s", v);
-            cost_link l;
-            if (cost_link_parse(ctx, spec, &l)) {
-                fprintf(stderr, "cleave link validate: --rtt '%s': expected a time like 20ms\n", v);
-                goto out;
-            }
-            rtt = l.rtt_ms;
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 63, &repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--tolerance")) {
-            if (!cli_parse_int(a, v, 1, 100, &tol_i)) goto out;
-            i++;
-        } else if (!strcmp(a, "--cc") && v) {
-            if (strlen(v) > 15 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(v)) {
-                fprintf(stderr, "cleave link validate: --cc '%s': expected a name like cubic\n", v);
-                goto out;
-            }
-            p.cc = v;
-            i++;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--skip-ok")) skip_ok = 1;
-        else {
-            fprintf(stderr, "cleave link validate: unknown option or missing value '%s' (see --help)\n", a);
-            goto out;
-        }
-    }
-    const char *why = NULL;
-    if (geteuid() != 0) why = "needs root (network namespaces, veth, tc)";
-    else if (!find_tool("ip", p.ip, sizeof p.ip)) why = "needs `ip` (iproute2)";
-    else if (!find_tool("tc", p.tc, sizeof p.tc)) why = "needs `tc` (iproute2)";
-    ssize_t sl = readlink("/proc/self/exe", p.self, sizeof p.self - 1);
-    if (!why && (sl <= 0 || sl >= (ssize_t)sizeof p.self - 1)) why = "cannot find its own executable";
-    if (why) {
-        fprintf(stderr, "cleave link validate: skipped: %s\n", why);
-        rc = skip_ok ? 77 : 3;
-        goto out;
-    }
-    p.self[sl] = 0;
-    int pid = (int)getpid();
-    snprintf(p.ns_s, sizeof p.ns_s, "cleave-lk%d-s", pid);
-    snprintf(p.ns_c, sizeof p.ns_c, "cleave-lk%d-c", pid);
-    snprintf(p.veth_s, sizeof p.veth_s, "clk%ds", pid % 10000000);
-    snprintf(p.veth_c, sizeof p.veth_c, "clk%dc", pid % 10000000);
-    double maxb = 1000;
-    for (int k = 0; k < n; k++) maxb = sizes[k] > maxb ? sizes[k] : maxb;
-    payload = cv_malloc((size_t)maxb);
-    if (!payload) {
-        fprintf(stderr, "cleave link validate: out of memory for a %.0f-byte payload\n", maxb);
-        rc = 1;
-        goto out;
-    }
-    fill_random(payload, (size_t)maxb, 42);
-    if (install_signals()) {
-        rc = 1;
-        goto out;
-    }
-    if (setup(&p)) {
-        fprintf(stderr, "cleave link validate: skipped: cannot set up namespaces %s/%s with a veth "
-                "pair (see the message above)\n", p.ns_s, p.ns_c);
-        rc = skip_ok ? 77 : 3;
-        goto out;
-    }
-    /* the congestion control is set on the client's socket (a namespace's
-     * default may only be one of the host's allowed ones) */
-    net_http_client_opts co = {.rtt_ms = rtt, .abort_flag = &g_stop, .tcp_cc = p.cc};
-    if (net_http_client_create(ctx, &co, &c)) goto err;
-    char url[64];
-    snprintf(url, sizeof url, "http://%s:%d", LINK_SERVER_IP, LINK_PORT);
-    /* wait for the server (up to 5 s) */
-    for (int i = 0;; i++) {
-        net_http_result r;
-        cleave_ctx_clear_error(ctx);
-        char probe[96];
-        snprintf(probe, sizeof probe, "%s/linktest", url);
-        cleave_status s = net_http_client_get(c, probe, &r);
-        net_http_result_free(&r);
-        if (!s) break;
-        if (i == 50 || g_stop) goto err;
-        usleep(100000);
-    }
-    if (!json) {
-        printf("link validate: veth between namespaces %s and %s, tbf on the edge side, TCP %s;\n"
-               "RTT %g ms added by the client (half before sending, half after the reply);\n"
-               "tolerance %d%% (sizes 10K..5M at <= 10 Mbit/s)\n", p.ns_c, p.ns_s, p.cc, rtt, tol_i);
-        table_header();
-    } else {
-        printf("{\"rtt_ms\": %g, \"tolerance_pct\": %d, \"tcp_cc\": \"%s\", \"rows\": [", rtt, tol_i, p.cc);
-    }
-    int fails = 0;
-    double eff[LINK_MAX_RATES];
-    for (int k = 0; k < nr && !g_stop; k++) {
-        double burst;
-        if (shape(&p, rates[k], &burst)) {
-            cv_fail(ctx, CLEAVE_E_IO, "tc qdisc replace dev %s root tbf rate %gmbit failed", p.veth_c,
-                    rates[k]);
-            goto err;
-        }
-        /* a fresh connection per rate: no congestion state carried over */
-        net_http_client_destroy(c);
-        c = NULL;
-        if (net_http_client_create(ctx, &co, &c)) goto err;
-        cost_link l = cost_link_make(rates[k], rtt);
-        l.burst_bytes = burst;
-        l.init_cwnd = 0; /* the RTT is added by the application: TCP's own RTT stays
-                            sub-millisecond, so its window never limits (docs/link.md) */
-        if (measure_sizes(ctx, c, url, &l, sizes, n, repeat, 0, payload, rows, json)) goto err;
-        for (int j = 0; j < n; j++)
-            if (rows[j].mbit_s <= 10 && rows[j].bytes >= 1e4 && rows[j].bytes <= 5e6 &&
-                fabs(rows[j].err_pct) > tol_i)
-                fails++;
-        eff[k] = fitted_efficiency(rows, n);
-        if (json) print_json_rows(rows, n, tol_i, &first);
-    }
-    if (g_stop) {
-        fprintf(stderr, "cleave link validate: interrupted (signal %d); cleaning up\n", (int)g_stop);
-        rc = 130;
-        goto out;
-    }
-    if (json) {
-        printf("\n], \"fitted_efficiency\": {");
-        for (int k = 0; k < nr; k++) printf("%s\"%g\": %.4f", k ? ", " : "", rates[k], eff[k]);
-        printf("}, \"model_efficiency\": %.4f, \"failures\": %d, \"pass\": %s}\n",
-               COST_LINK_EFFICIENCY, fails, fails ? "false" : "true");
-    } else {
-        printf("payload efficiency fitted from sizes >= 100K (model %.4f):", COST_LINK_EFFICIENCY);
-        for (int k = 0; k < nr; k++)
-            if (eff[k] > 0) printf(" %g Mbit/s %.4f", rates[k], eff[k]);
-        printf("\n%s: %d size(s) outside %d%%\n", fails ? "FAIL" : "PASS", fails, tol_i);
-    }
-    rc = fails ? 1 : 0;
-    goto out;
-err:
-    rc = g_stop ? 130 : cli_error(ctx);
-out:
-    net_http_client_destroy(c);
-    teardown(&p);
-    cv_free(payload);
-    cleave_ctx_destroy(ctx);
-    return rc;
-}
-
 #else /* no net module in this build */
 
 static int no_net(const char *what) {
@@ -791,13 +467,13 @@ static int no_net(const char *what) {
 }
 static int link_serve(int argc, char **argv) { return no_net("serve"); }
 static int link_measure(int argc, char **argv) { return no_net("measure"); }
-static int link_validate(int argc, char **argv) { return no_net("validate"); }
+int link_validate(int argc, char **argv) { return no_net("validate"); }
 
 #endif
 
 int cmd_link(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        help();
+        link_help();
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
