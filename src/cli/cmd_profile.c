@@ -54,7 +54,7 @@ static void help(void) {
  * as packed 8-bit codes (the JSON header and the binary section) and
  * parsing an answer that carries the outputs as JSON, as `cleave serve`
  * sends them, down to the top-1. Median over `repeat` requests. */
-static cleave_status measure_request(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in, int n_in,
+static cleave_status measure_request(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
                                      const cli_prof_opts *o, double *median_ms) {
     *median_ms = 0;
     rt_plan *p = NULL;
@@ -119,7 +119,6 @@ static cleave_status measure_request(cleave_ctx *ctx, const ir_graph *g, const c
     cv_aligned_free(codes.data);
     rt_plan_destroy(p);
     cv_free(t);
-    (void)n_in;
     return st;
 }
 #endif
@@ -173,7 +172,7 @@ cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_pro
                               o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
 #ifdef CLEAVE_HAVE_NET
-    if (o->request && (st = measure_request(ctx, g, specs, n_in, o, &out->request_ms))) goto out;
+    if (o->request && (st = measure_request(ctx, g, specs, o, &out->request_ms))) goto out;
 #endif
     out->model = cv_strdup(path);
     memcpy(out->model_sha256, sha, sizeof sha);
