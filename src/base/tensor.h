@@ -34,9 +34,10 @@ typedef struct cv_tensor {
     int ndim;
     int64_t dims[CV_MAX_DIMS]; /* logical shape (NCHW for 4-D) */
     void *data;                /* NULL when only the shape is known */
-    /* 0: dense row-major. B > 0 (4-D f32 only): channel-blocked nChw<B>c,
-     * i.e. N x ceil(C/B) x H x W x B with the padded channels zero. Only
-     * ops that declare they handle it ever see a blocked tensor. */
+    /* 0: dense row-major. B > 0 (4-D f32 or uint8 only): channel-blocked
+     * nChw<B>c, i.e. N x ceil(C/B) x H x W x B with the padded channels
+     * zero. B == C is NHWC (the executor's layout for uint8 activations).
+     * Only ops that declare they handle it ever see a blocked tensor. */
     int block;
 } cv_tensor;
 

@@ -144,3 +144,65 @@ void blk_concat_f32(const float *const *x, const int64_t *c, int nx, float *y, i
     }
     (void)b;
 }
+
+void blk_to_blocked_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
+                       int threads) {
+    int64_t cb = (c + b - 1) / b;
+#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 262144)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < cb; j++) {
+            uint8_t *d = dst + (i * cb + j) * hw * b;
+            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
+            const uint8_t *s = src + (i * c + c0) * hw;
+            for (int64_t p = 0; p < hw; p++) {
+                for (int64_t k = 0; k < cn; k++) d[p * b + k] = s[k * hw + p];
+                for (int64_t k = cn; k < b; k++) d[p * b + k] = 0;
+            }
+        }
+}
+
+void blk_to_plain_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
+                     int threads) {
+    int64_t cb = (c + b - 1) / b;
+#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 262144)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < cb; j++) {
+            const uint8_t *s = src + (i * cb + j) * hw * b;
+            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
+            uint8_t *d = dst + (i * c + c0) * hw;
+            for (int64_t k = 0; k < cn; k++)
+                for (int64_t p = 0; p < hw; p++) d[k * hw + p] = s[p * b + k];
+        }
+}
+
+/* Every output pixel: the channel-wise max of its window's pixels, the
+ * first tap copied, the others folded in (unit stride over C). */
+void blk_maxpool2d_u8(const blk_pool2d *p, const uint8_t *x, uint8_t *y, int threads) {
+    const int64_t rows = p->n * p->oh, b = p->b;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * p->ow * b > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i = r / p->oh, oh = r % p->oh, h0 = oh * p->sh - p->pt;
+        const uint8_t *xp = x + i * p->h * p->w * b;
+        uint8_t *yr = y + r * p->ow * b;
+        int64_t kh0 = 0, kh1 = p->kh;
+        while (kh0 < kh1 && h0 + kh0 * p->dh < 0) kh0++;
+        while (kh1 > kh0 && h0 + (kh1 - 1) * p->dh >= p->h) kh1--;
+        for (int64_t ow = 0; ow < p->ow; ow++) {
+            const int64_t w0 = ow * p->sw - p->pl;
+            int64_t kw0 = 0, kw1 = p->kw;
+            while (kw0 < kw1 && w0 + kw0 * p->dw < 0) kw0++;
+            while (kw1 > kw0 && w0 + (kw1 - 1) * p->dw >= p->w) kw1--;
+            uint8_t *restrict acc = yr + ow * b;
+            if (kh0 >= kh1 || kw0 >= kw1) {
+                memset(acc, 0, (size_t)b);
+                continue;
+            }
+            memcpy(acc, xp + ((h0 + kh0 * p->dh) * p->w + w0 + kw0 * p->dw) * b, (size_t)b);
+            for (int64_t kh = kh0; kh < kh1; kh++)
+                for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; kw++) {
+                    const uint8_t *restrict s = xp + ((h0 + kh * p->dh) * p->w + w0 + kw * p->dw) * b;
+                    for (int64_t k = 0; k < b; k++) acc[k] = s[k] > acc[k] ? s[k] : acc[k];
+                }
+        }
+    }
+}

@@ -9,6 +9,13 @@
 
 #include "ir/graph.h"
 
+/* The same for 1-byte elements (uint8 / int8); with B == C the blocked
+ * side is NHWC, the executor's layout for uint8 activations. */
+void blk_to_blocked_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
+                       int threads);
+void blk_to_plain_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
+                     int threads);
+
 /* NCHW <-> nChw<B>c. to_blocked writes zeros into the padded channels. */
 void blk_to_blocked_f32(const float *src, float *dst, int64_t n, int64_t c, int64_t hw, int b,
                         int threads);
@@ -23,6 +30,10 @@ typedef struct blk_pool2d {
     int b, is_max, include_pad, pb, pr;
 } blk_pool2d;
 void blk_pool2d_f32(const blk_pool2d *p, const float *x, float *y, int threads);
+/* 2-D max pooling of uint8 NHWC (p->b == C, p->cb == 1), vectorised over
+ * the channels; a window entirely in the padding gives 0, as the plain
+ * kernel does. */
+void blk_maxpool2d_u8(const blk_pool2d *p, const uint8_t *x, uint8_t *y, int threads);
 /* Global average / max pooling: y is N x ceil(C/B) x 1 x 1 x B. */
 void blk_global_pool_f32(const float *x, float *y, int64_t n, int64_t cb, int64_t hw, int b,
                          int is_max, int threads);

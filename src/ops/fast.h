@@ -167,11 +167,13 @@ typedef struct fast_qconv_desc {
     const float *scale;     /* K combined scales x_scale * w_scale[k] / y_scale; NULL for S32 */
     int relu;               /* U8 / S8 only: see above */
     int threads;            /* OpenMP threads for run; <= 0: omp_get_max_threads() */
+    int src_nhwc, dst_nhwc; /* 1: that tensor is NHWC (channels last), else NCHW */
 } fast_qconv_desc;
 
 /* Same contracts as fast_conv_*: FAST_OK / FAST_NO / FAST_NOMEM; the state
  * owns the reordered weights; src (n, c, h, w) and dst (n, k, oh, ow) are
- * dense NCHW of their types, not overlapping; scratch is
+ * dense NCHW (or NHWC, see src_nhwc / dst_nhwc) of their types, not
+ * overlapping; scratch is
  * fast_qconv_scratch_bytes() bytes, 64-byte aligned (NULL when 0). */
 int fast_qconv_create(const fast_qconv_desc *d, void **state);
 size_t fast_qconv_scratch_bytes(const void *state);

@@ -134,7 +134,8 @@ static cleave_status pool_prepare(op_call *c) {
     CV_TRY(pool_shape(c, is_max, &g));
     c->scratch_bytes = pool_tap_count(&g) * sizeof(pool_tap);
     const cv_tensor *x = c->in[0];
-    if (x->block && c->fast && g.nsp == 2) { /* blocked 2-D: the library's pooling if it has one */
+    /* blocked 2-D f32: the library's pooling if it has one */
+    if (x->block && x->dtype == CV_F32 && c->fast && g.nsp == 2) {
         fast_pool_desc d = {.n = x->dims[0], .c = x->dims[1], .h = g.in[0], .w = g.in[1],
                             .oh = g.out[0], .ow = g.out[1], .kh = g.k[0], .kw = g.k[1],
                             .stride = {g.s[0], g.s[1]}, .dilation = {g.d[0], g.d[1]},
@@ -413,11 +414,19 @@ static void pool_planes(const pool_geom *g, const pool_tap *taps, pool_plane_fn 
 
 
 /* 2-D pooling on a channel-blocked input (the executor only hands blocked
- * tensors to 2-D f32 pools without the Indices output). */
+ * tensors to 2-D pools without the Indices output: f32 nChw<B>c, or uint8
+ * NHWC to MaxPool). */
 static void pool_run_blocked(op_call *c, const pool_geom *g, int is_max, int include_pad) {
     const cv_tensor *x = c->in[0];
     if (c->state && fast_pool_run(c->state, x->data, c->out[0]->data, c->scratch) == 0) return;
     int b = x->block;
+    if (x->dtype == CV_U8) { /* NHWC uint8 max pool (b == C) */
+        blk_pool2d p = {.n = x->dims[0], .cb = 1, .h = g->in[0], .w = g->in[1], .oh = g->out[0],
+                        .ow = g->out[1], .kh = g->k[0], .kw = g->k[1], .sh = g->s[0], .sw = g->s[1],
+                        .dh = g->d[0], .dw = g->d[1], .pt = g->pb[0], .pl = g->pb[1], .b = b, .is_max = 1};
+        blk_maxpool2d_u8(&p, x->data, c->out[0]->data, pool_threads(c));
+        return;
+    }
     blk_pool2d p = {.n = x->dims[0], .cb = (x->dims[1] + b - 1) / b, .h = g->in[0], .w = g->in[1],
                     .oh = g->out[0], .ow = g->out[1], .kh = g->k[0], .kw = g->k[1], .sh = g->s[0],
                     .sw = g->s[1], .dh = g->d[0], .dw = g->d[1], .pt = g->pb[0], .pl = g->pb[1],

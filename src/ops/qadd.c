@@ -111,12 +111,45 @@ static inline float qadd_one(const qadd_state *st, float a, float b) {
 QADD_KERNEL(qadd_u8_ref, uint8_t)
 QADD_KERNEL(qadd_s8_ref, int8_t)
 
+/* Wider vectors where the CPU has them, chosen at load time (ifunc). The
+ * build is ISO C (no FP contraction), so every clone rounds alike. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define QADD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define QADD_CLONES
+#endif
+
+/* The equal-shape uint8 case (residual adds), in locals so it vectorises. */
+QADD_CLONES
+static void qadd_u8_same(const qadd_state *st, const uint8_t *restrict a, const uint8_t *restrict b,
+                         uint8_t *restrict y, int64_t n) {
+    const float ka = st->ka, kb = st->kb, off = st->off, lo = st->lo, hi = st->hi;
+    for (int64_t i = 0; i < n; i++) {
+        float v = ka * (float)a[i] + kb * (float)b[i] + off;
+        v = v < lo ? lo : v > hi ? hi : v;
+        y[i] = (uint8_t)((v + 12582912.0f) - 12582912.0f);
+    }
+}
+
 static cleave_status qadd_run(op_call *c) {
     const qadd_state *st = c->state;
     cv_tensor *y = c->out[0];
     int64_t n = cv_numel(y);
-    if (y->dtype == CV_U8) qadd_u8_ref(st, c->in[0]->data, c->in[3]->data, y->data, n);
-    else qadd_s8_ref(st, c->in[0]->data, c->in[3]->data, y->data, n);
+    if (y->dtype == CV_U8 && st->same_shape) {
+        const uint8_t *a = c->in[0]->data, *b = c->in[3]->data;
+        uint8_t *o = y->data;
+        const int64_t chunk = 16384, nc = (n + chunk - 1) / chunk;
+        const int nt = c->threads > 1 ? c->threads : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nc > 1)
+        for (int64_t j = 0; j < nc; j++) {
+            int64_t i0 = j * chunk, len = n - i0 < chunk ? n - i0 : chunk;
+            qadd_u8_same(st, a + i0, b + i0, o + i0, len);
+        }
+    } else if (y->dtype == CV_U8) {
+        qadd_u8_ref(st, c->in[0]->data, c->in[3]->data, y->data, n);
+    } else {
+        qadd_s8_ref(st, c->in[0]->data, c->in[3]->data, y->data, n);
+    }
     return CLEAVE_OK;
 }
 

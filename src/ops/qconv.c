@@ -6,10 +6,15 @@
  *   y = saturate(rne(float(acc + bias) * (x_scale * w_scale / y_scale)) + y_zp).
  * 2-D convs and 2-D constant-B matmuls with int8 weights of zero point 0
  * run on fast_qconv / fast_qgemm (ops/fast.h) when a backend has them.
- * Activations stay plain NCHW / row-major. */
+ * A 2-D QLinearConv also reads and writes uint8 / int8 NHWC (block == C),
+ * the layout the executor keeps between such convs when the backend is
+ * there: the fast kernel takes it directly, the reference converts through
+ * scratch. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
 
@@ -170,6 +175,7 @@ typedef struct qconv_state {
     int qlinear, relu, threads;
     int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare */
     size_t off_w, off_acc, off_scale;    /* scratch: [col][w if not packed][acc][scales] */
+    size_t off_x, off_y;                 /* then NCHW copies of an NHWC x / y (0: none) */
     void *fast;                          /* fast_qconv state or NULL */
 } qconv_state;
 
@@ -353,6 +359,8 @@ static int qconv_try_fast(op_call *c, qconv_state *st) {
     const cv_tensor *x = c->in[io->x], *w = c->in[io->w], *b = qc_in(c, io->b);
     if (!c->fast || st->g.nsp != 2 || !w->data || w->dtype != CV_I8 || !qc_zero_or_absent(c, io->wz))
         return FAST_NO;
+    const char *skip = getenv("CLEAVE_QCONV_REF"); /* tests: the reference on NHWC tensors */
+    if (skip && *skip == '1') return FAST_NO;
     const int ks[] = {io->xz, io->xs, io->ws, io->ys, io->yz, io->b};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (!qc_known(c, ks[i])) return FAST_NO;
@@ -373,7 +381,8 @@ static int qconv_try_fast(op_call *c, qconv_state *st) {
         .dst_type = !st->qlinear ? FAST_Q_S32 : c->in[io->yz]->dtype == CV_U8 ? FAST_Q_U8 : FAST_Q_S8,
         .src_zp = qc_zp(qc_in(c, io->xz), 0), .dst_zp = st->qlinear ? qc_zp(c->in[io->yz], 0) : 0,
         .weight = (const int8_t *)w->data, .bias = b ? (const int32_t *)b->data : NULL,
-        .scale = scale, .relu = st->relu, .threads = st->threads};
+        .scale = scale, .relu = st->relu, .threads = st->threads,
+        .src_nhwc = x->block != 0, .dst_nhwc = c->out[0]->block != 0};
     int r = fast_qconv_create(&fd, &st->fast);
     cv_free(scale);
     if (r != FAST_OK) st->fast = NULL;
@@ -411,7 +420,15 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     size_t wb = st->wq ? 0 : qc_align(sizeof(int16_t) * (size_t)(st->M * st->Kg));
     size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(st->Mg * st->g.out_size)) : 0;
     st->off_w = col, st->off_acc = col + wb, st->off_scale = col + wb + acc;
-    c->scratch_bytes = st->off_scale + (st->qlinear ? sizeof(float) * (size_t)st->M : 0);
+    c->scratch_bytes = qc_align(st->off_scale + (st->qlinear ? sizeof(float) * (size_t)st->M : 0));
+    if (c->in[io->x]->block) {
+        st->off_x = c->scratch_bytes;
+        c->scratch_bytes += qc_align(cv_nbytes(c->in[io->x]));
+    }
+    if (c->out[0]->block) {
+        st->off_y = c->scratch_bytes;
+        c->scratch_bytes += qc_align(cv_nbytes(c->out[0]));
+    }
     return CLEAVE_OK;
 }
 static cleave_status qlinearconv_prepare(op_call *c) {
@@ -436,6 +453,12 @@ static cleave_status qconv_run(op_call *c) {
     if (threads < 1) threads = 1;
     const qconv_geom *g = &st->g;
     char *sc = (char *)c->scratch;
+    const void *xdata = x->data;
+    if (x->block) { /* NHWC in: an NCHW copy */
+        blk_to_plain_b8(x->data, (uint8_t *)(sc + st->off_x), st->N, st->C, g->in_size, x->block, threads);
+        xdata = sc + st->off_x;
+    }
+    if (c->out[0]->block) y = sc + st->off_y;
     int16_t *col = (int16_t *)sc, *wq = st->wq;
     if (!wq) {
         wq = (int16_t *)(sc + st->off_w);
@@ -455,7 +478,7 @@ static cleave_status qconv_run(op_call *c) {
     const size_t xel = cv_dtype_size(x->dtype), yel = cv_dtype_size(yt);
     for (int64_t n = 0; n < st->N; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
-            const char *xg = (const char *)x->data + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
+            const char *xg = (const char *)xdata + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
             const int64_t m0 = gi * st->Mg, yoff = (n * st->M + m0) * g->out_size;
             qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, threads);
             int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff;
@@ -468,6 +491,8 @@ static cleave_status qconv_run(op_call *c) {
                            scale[m0 + m], NULL, yz, st->relu, yt,
                            (char *)y + (size_t)(yoff + m * g->out_size) * yel);
         }
+    if (c->out[0]->block) /* NHWC out */
+        blk_to_blocked_b8(y, c->out[0]->data, st->N, st->M, g->out_size, c->out[0]->block, threads);
     return CLEAVE_OK;
 }
 

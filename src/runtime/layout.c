@@ -1,6 +1,7 @@
 /* runtime layout pass: with a fast backend, 4-D f32 activations between
- * ops that handle it stay in the backend's channel-blocked layout;
- * everything else reads converted copies. See docs/architecture.md. */
+ * ops that handle it stay in the backend's channel-blocked layout, and
+ * 4-D uint8 ones in NHWC; everything else reads converted copies. See
+ * docs/architecture.md. */
 #include <string.h>
 
 #include "ops/blocked.h"
@@ -11,15 +12,46 @@
  * With a fast backend, 4-D f32 activations between ops that handle it stay
  * in the backend's channel-blocked layout: convolutions (the backend reads
  * and writes either layout), pools, channel concats and element-wise ops on
- * equal shapes. Plan inputs and outputs are always plain; an op that needs
- * plain reads a converted copy made just before it runs. */
+ * equal shapes. 4-D uint8 activations (a lowered QDQ model) stay NHWC,
+ * i.e. blocked by their whole C, between QLinearConvs, 2-D MaxPools and
+ * same-shape QLinearAdds: oneDNN's int8 convolutions run channels-last.
+ * Plan inputs and outputs are always plain; an op that needs plain reads a
+ * converted copy made just before it runs. */
 enum { LK_PLAIN, LK_CONV, LK_POOL, LK_CONCAT, LK_ELT };
 
 static int is_4d_f32(const cv_tensor *t) { return t && t->dtype == CV_F32 && t->ndim == 4; }
+static int is_4d_u8(const cv_tensor *t) { return t && t->dtype == CV_U8 && t->ndim == 4; }
+/* An activation the pass may block: 4-D f32 or uint8. */
+static int is_4d_act(const cv_tensor *t) { return is_4d_f32(t) || is_4d_u8(t); }
+/* The block a value of this type takes: the backend's for f32, C (NHWC)
+ * for uint8. */
+static int act_block(const rt_plan *p, const cv_tensor *t) {
+    return t->dtype == CV_U8 ? (int)t->dims[1] : p->block;
+}
+
+static int layout_kind_u8(const rt_step *s) {
+    const op_call *c = &s->call;
+    const ir_node *n = c->node;
+    for (int k = 1; k < n->n_out; k++)
+        if (c->out[k]) return LK_PLAIN;
+    if (c->in[0]->dims[1] > (1 << 20)) return LK_PLAIN;
+    switch (n->op) {
+    case OP_QLinearConv:
+        return c->in[3] && c->in[3]->data && c->in[3]->ndim == 4 ? LK_CONV : LK_PLAIN;
+    case OP_MaxPool: return LK_POOL;
+    case OP_QLinearAdd:
+        return c->in[3] && is_4d_u8(c->in[3]) && cv_shape_eq(c->in[0], c->out[0]) &&
+                       cv_shape_eq(c->in[3], c->out[0])
+                   ? LK_ELT
+                   : LK_PLAIN;
+    default: return LK_PLAIN;
+    }
+}
 
 static int layout_kind(const rt_plan *p, const rt_step *s) {
     const op_call *c = &s->call;
     const ir_node *n = c->node;
+    if (is_4d_u8(c->in[0]) && is_4d_u8(c->out[0])) return layout_kind_u8(s);
     if (!is_4d_f32(c->in[0]) || !c->out[0] || !is_4d_f32(c->out[0])) return LK_PLAIN;
     for (int k = 1; k < n->n_out; k++)
         if (c->out[k]) return LK_PLAIN; /* MaxPool Indices, BN extras, ... */
@@ -82,7 +114,7 @@ void rt_choose_layouts(rt_plan *p) {
         if (s->kind == LK_PLAIN) continue;
         const ir_node *n = s->call.node;
         for (int k = 0; k < (s->kind == LK_CONV ? 1 : n->n_in); k++)
-            if (n->in[k] >= 0 && is_4d_f32(s->call.in[k])) wants[n->in[k]] = 1;
+            if (n->in[k] >= 0 && is_4d_act(s->call.in[k])) wants[n->in[k]] = 1;
     }
     for (int i = 0; i < p->n_steps; i++) {
         rt_step *s = &p->steps[i];
@@ -94,13 +126,22 @@ void rt_choose_layouts(rt_plan *p) {
         } else {
             int all = 1;
             for (int k = 0; k < n->n_in; k++)
-                if (n->in[k] >= 0 && is_4d_f32(s->call.in[k]) && !p->blk[n->in[k]]) all = 0;
+                if (n->in[k] >= 0 && is_4d_act(s->call.in[k]) && !p->blk[n->in[k]]) all = 0;
             s->blocked = all;
         }
-        if (s->blocked) p->blk[y] = p->block;
+        if (s->blocked) p->blk[y] = act_block(p, s->call.out[0]);
     }
     cv_free(is_out);
     cv_free(wants);
+}
+
+/* A blocked tensor as the flat vector of its storage (what an
+ * element-wise op on equal shapes sees). */
+static void flatten(cv_tensor *t) {
+    int64_t flat = (int64_t)(cv_storage_bytes(t) / cv_dtype_size(t->dtype));
+    t->ndim = 1;
+    t->dims[0] = flat;
+    t->block = 0;
 }
 
 /* Each step gets its own in/out tensors: layout as the step runs it (a
@@ -121,20 +162,15 @@ void rt_build_views(rt_plan *p) {
             *t = p->vt[v];
             t->block = p->blk[v];
             int want = 0;
-            if (is_4d_f32(t) && !t->data) {
+            if (is_4d_act(t) && !t->data) {
                 if (s->kind == LK_CONV) want = t->block; /* the conv reads either layout */
-                else if (s->blocked) want = p->block;
+                else if (s->blocked) want = act_block(p, t);
                 if (want != t->block) {
                     p->convs[p->n_convs++] = (rt_conv){.value = v, .view = (int)vi, .buf = -1};
                     t->block = want;
                 }
             }
-            if (s->blocked && s->kind == LK_ELT && is_4d_f32(t)) {
-                int64_t flat = (int64_t)(cv_storage_bytes(t) / sizeof(float));
-                t->ndim = 1;
-                t->dims[0] = flat;
-                t->block = 0;
-            }
+            if (s->blocked && s->kind == LK_ELT && is_4d_act(t)) flatten(t);
             c->in[k] = t;
         }
         for (int k = 0; k < n->n_out; k++, vi++) {
@@ -143,12 +179,7 @@ void rt_build_views(rt_plan *p) {
             cv_tensor *t = &p->views[vi];
             *t = p->vt[v];
             t->block = p->blk[v];
-            if (s->blocked && s->kind == LK_ELT && is_4d_f32(t)) {
-                int64_t flat = (int64_t)(cv_storage_bytes(t) / sizeof(float));
-                t->ndim = 1;
-                t->dims[0] = flat;
-                t->block = 0;
-            }
+            if (s->blocked && s->kind == LK_ELT && is_4d_act(t)) flatten(t);
             c->out[k] = t;
         }
         s->n_conv = p->n_convs - s->conv0;
@@ -177,6 +208,11 @@ void rt_run_conversion(rt_plan *p, const rt_conv *cv) {
     const cv_tensor *src = &p->vt[cv->value], *dst = &p->views[cv->view];
     int from = p->blk[cv->value];
     int64_t hw = src->dims[2] * src->dims[3];
+    if (src->dtype == CV_U8) {
+        if (from) blk_to_plain_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, from, p->ctx->threads);
+        else blk_to_blocked_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, dst->block, p->ctx->threads);
+        return;
+    }
     if (from) blk_to_plain_f32(src->data, dst->data, src->dims[0], src->dims[1], hw, from, p->ctx->threads);
     else blk_to_blocked_f32(src->data, dst->data, src->dims[0], src->dims[1], hw, dst->block, p->ctx->threads);
 }

@@ -51,6 +51,18 @@ fi
 "$CLEAVE" quantize "$MODEL" --uniform 4,8 --stats "$T/stats.json" -o "$T/q.onnx" >/dev/null \
   && "$CLEAVE" inspect "$T/q.onnx" | grep -q QLinearConv && ok "quantize: exported model runs on integer convolutions" \
   || bad "quantize/inspect of the QDQ export"
+# uint8 activations stay NHWC between the integer convolutions (fast
+# kernels): the output equals the reference convolution's on the same
+# layout bit for bit, at 1 and 2 threads
+IN=${MODEL%.onnx}.input.npy
+if [ -f "$IN" ] && "$CLEAVE" quantize "$MODEL" --uniform 8,8 --stats "$T/stats.json" -o "$T/q8.onnx" >/dev/null; then
+  "$CLEAVE" run "$T/q8.onnx" --input "$IN" --output "$T/y_fast.npy" >/dev/null &&
+  "$CLEAVE" run "$T/q8.onnx" --input "$IN" --output "$T/y_fast2.npy" --threads 2 >/dev/null &&
+  CLEAVE_QCONV_REF=1 "$CLEAVE" run "$T/q8.onnx" --input "$IN" --output "$T/y_ref.npy" >/dev/null &&
+  cmp -s "$T/y_fast.npy" "$T/y_ref.npy" && cmp -s "$T/y_fast.npy" "$T/y_fast2.npy" \
+    && ok "int8 run: NHWC fast convolutions = reference convolutions, bit for bit" \
+    || bad "int8 run: fast and reference convolutions differ on $IN"
+fi
 
 expect_error() { # name needle cmd...
   local name=$1 needle=$2; shift 2

@@ -1,7 +1,8 @@
 /* Channel-blocked kernels (ops/blocked.c) against plain NCHW references:
  * reorders round-trip exactly with zero padding, pooling and global pooling
  * and channel concat equal the plain computation (exactly for max/concat,
- * 1e-6 relative for averages), for block 8 and 16 and odd channel counts. */
+ * 1e-6 relative for averages), for block 8 and 16 and odd channel counts;
+ * the uint8 reorders (block 16 and NHWC) and the NHWC uint8 max pool. */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,54 @@ int main(void) {
             for (int64_t q = 0; q < oh * ow; q++) zero &= yb[((ch / b) * oh * ow + q) * b + ch % b] == 0.0f;
         CHECK(zero);
         free(x), free(xb), free(wt), free(bias), free(yr), free(yb), free(yp);
+    }
+    /* uint8: NHWC (b == C) and nChw16c reorders round-trip with zero
+     * padding; the NHWC max pool equals the plain one exactly (3x3 s2 p1,
+     * 2x2 s1 p0 with dilation 2, 1x1 s2) */
+    for (int ci = 0; ci < 3; ci++) {
+        int64_t n = 2, c = chans[ci], h = 9, w = 7, hw = h * w;
+        uint8_t *x = malloc((size_t)(n * c * hw)), *back = malloc((size_t)(n * c * hw));
+        uint8_t *x16 = malloc((size_t)(n * 48 * hw)), *xn = malloc((size_t)(n * c * hw));
+        for (int64_t i = 0; i < n * c * hw; i++) x[i] = (uint8_t)(frand(&seed) * 509.0f + 255.0f);
+        blk_to_blocked_b8(x, x16, n, c, hw, 16, 1);
+        blk_to_plain_b8(x16, back, n, c, hw, 16, 2);
+        CHECK(!memcmp(x, back, (size_t)(n * c * hw)));
+        int zero = 1;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t ch = c; ch < (c + 15) / 16 * 16; ch++)
+                for (int64_t p = 0; p < hw; p++) zero &= x16[((i * ((c + 15) / 16) + ch / 16) * hw + p) * 16 + ch % 16] == 0;
+        CHECK(zero);
+        blk_to_blocked_b8(x, xn, n, c, hw, (int)c, 2);
+        CHECK(xn[(1 * hw + 5) * c + (c - 1)] == x[(1 * c + c - 1) * hw + 5]); /* NHWC indexing */
+        blk_to_plain_b8(xn, back, n, c, hw, (int)c, 1);
+        CHECK(!memcmp(x, back, (size_t)(n * c * hw)));
+        const int64_t geo[3][4] = {{3, 2, 1, 1}, {2, 1, 0, 2}, {1, 2, 0, 1}}; /* k, s, pad, dilation */
+        for (int gi = 0; gi < 3; gi++) {
+            int64_t k = geo[gi][0], s = geo[gi][1], pad = geo[gi][2], dl = geo[gi][3], ext = (k - 1) * dl + 1;
+            int64_t oh = (h + 2 * pad - ext) / s + 1, ow = (w + 2 * pad - ext) / s + 1;
+            uint8_t *yn = malloc((size_t)(n * c * oh * ow)), *yp = malloc((size_t)(n * c * oh * ow));
+            blk_pool2d p = {.n = n, .cb = 1, .h = h, .w = w, .oh = oh, .ow = ow, .kh = k, .kw = k,
+                            .sh = s, .sw = s, .dh = dl, .dw = dl, .pt = pad, .pl = pad, .pb = pad,
+                            .pr = pad, .b = (int)c, .is_max = 1};
+            blk_maxpool2d_u8(&p, xn, yn, 2);
+            blk_to_plain_b8(yn, yp, n, c, oh * ow, (int)c, 1);
+            int ok = 1;
+            for (int64_t i = 0; i < n * c; i++)
+                for (int64_t a = 0; a < oh; a++)
+                    for (int64_t b = 0; b < ow; b++) {
+                        int best = 0;
+                        for (int64_t u = 0; u < k; u++)
+                            for (int64_t v = 0; v < k; v++) {
+                                int64_t ih = a * s - pad + u * dl, iw = b * s - pad + v * dl;
+                                if (ih >= 0 && ih < h && iw >= 0 && iw < w && x[(i * h + ih) * w + iw] > best)
+                                    best = x[(i * h + ih) * w + iw];
+                            }
+                        ok &= yp[(i * oh + a) * ow + b] == best;
+                    }
+            CHECK(ok);
+            free(yn), free(yp);
+        }
+        free(x), free(back), free(x16), free(xn);
     }
     return check_summary("blocked kernels");
 }

@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "check.h"
+#include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
 
@@ -55,6 +56,8 @@ static cv_tensor tt(cv_dtype dt, int ndim, const int64_t *dims, void *data) {
 /* infer + prepare + run; inputs outside const_mask are shape-only until
  * run; fast sets op_call.fast. Outputs are allocated from the inferred
  * shapes (free out[k].data). */
+static int g_nhwc; /* call_op: input 0 and output 0 NHWC (block == C) */
+
 static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_tensor *out,
                              int threads, unsigned const_mask, int fast) {
     const op_def *d = op_get(t->n.op);
@@ -66,10 +69,12 @@ static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_te
         inp[k] = in[k].dtype ? &shape_in[k] : NULL;
     }
     for (int k = 0; k < n_out; k++) outp[k] = &out[k];
+    if (g_nhwc) shape_in[0].block = (int)in[0].dims[1];
     op_call c = {&t->n, g_ctx, n_in, n_out, inp, outp, NULL, NULL, 0, threads, fast};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;
+    if (g_nhwc) out[0].block = (int)out[0].dims[1];
     if (d->prepare && (st = d->prepare(&c))) {
         if (d->release) d->release(c.state);
         return st;
@@ -443,6 +448,47 @@ static void test_conv_sweep(void) {
         if (bad) fprintf(stderr, "conv case %zu: %d wrong\n", i, bad);
         CHECK(bad == 0);
     }
+}
+
+/* NHWC (block == C) input and output, the executor's layout for uint8
+ * activations between convs: the fast kernel (taking NHWC directly) and
+ * the reference (converting through scratch) both equal the plain NCHW
+ * reference bit for bit, at 1 and 2 threads. */
+static void test_conv_nhwc(void) {
+    int cases = 0;
+    for (size_t i = 0; i < sizeof CONV_CASES / sizeof CONV_CASES[0]; i++) {
+        const qcase *cs = &CONV_CASES[i];
+        if (cs->nsp != 2 || cs->xt != CV_U8 || cs->yt != CV_U8) continue;
+        qdata q;
+        qdata_make(cs, &q);
+        cv_tensor ref;
+        CHECK(run_qconv(cs, &q, 0, 1, 0x1feu, 0, &ref) == CLEAVE_OK);
+        const int64_t hw = q.xd[2] * q.xd[3], ohw = ref.dims[2] * ref.dims[3], n = cv_numel(&ref);
+        void *plain_x = q.x;
+        uint8_t *xb = malloc((size_t)(cs->N * cs->C * hw)), *yp = malloc((size_t)n);
+        blk_to_blocked_b8(plain_x, xb, cs->N, cs->C, hw, (int)cs->C, 1);
+        q.x = xb;
+        for (int mode = 0; mode < 4; mode++) {
+            int fast = mode & 1, threads = 1 + (mode >> 1);
+            cv_tensor out;
+            g_nhwc = 1;
+            cleave_status st = run_qconv(cs, &q, 0, threads, 0x1feu, fast, &out);
+            g_nhwc = 0;
+            CHECK(st == CLEAVE_OK);
+            if (st) continue;
+            CHECK(out.block == cs->M && cv_numel(&out) == n);
+            blk_to_plain_b8(out.data, yp, cs->N, cs->M, ohw, (int)cs->M, 1);
+            int same = !memcmp(yp, ref.data, (size_t)n);
+            if (!same) fprintf(stderr, "conv case %zu NHWC (fast %d, %d threads) differs\n", i, fast, threads);
+            CHECK(same);
+            free(out.data);
+        }
+        q.x = plain_x;
+        free(xb), free(yp), free(ref.data);
+        qdata_free(&q);
+        cases++;
+    }
+    CHECK(cases >= 4);
 }
 
 /* QLinearConv vs an fp32 conv of the dequantized operands: the quantized
@@ -920,6 +966,7 @@ int main(void) {
     cleave_ctx_create(&g_ctx);
     test_quantize();
     test_conv_sweep();
+    test_conv_nhwc();
     test_conv_vs_f32();
     test_mm_sweep();
     test_mm_vs_f32();

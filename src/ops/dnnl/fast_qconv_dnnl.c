@@ -4,7 +4,8 @@
  * post-ops [relu] [round] so that dst = round(v) + dst_zp exactly as the
  * reference (oneDNN adds dst_zp before its own rounding otherwise, which
  * can move a tie). oneDNN's int8 convs want nhwc-like layouts (NCHW gets
- * only its naive ref kernel), so src / dst are reordered through scratch;
+ * only its naive ref kernel), so NCHW src / dst are reordered through
+ * scratch (the executor keeps uint8 activations NHWC between convs);
  * the weights are reordered once at create (with the compensation the
  * kernels need for a src zero point). */
 #include <stdio.h>
@@ -80,8 +81,8 @@ typedef struct qconv_state {
     fast_dnnl_head head;
     int threads;
     dnnl_stream_t stream;
-    fast_dnnl_prim conv, in, out;     /* in / out: NCHW <-> the conv's layout */
-    dnnl_memory_t src_user, dst_user; /* NCHW, bound per run */
+    fast_dnnl_prim conv, in, out;     /* in / out: user layout <-> the conv's */
+    dnnl_memory_t src_user, dst_user; /* NCHW or NHWC, bound per run */
     dnnl_memory_t src_c, dst_c;       /* conv-layout copies in scratch, or NULL */
     dnnl_memory_t wei, bias;          /* owned, reordered at create */
     void *wei_buf, *bias_buf;
@@ -139,7 +140,7 @@ static dnnl_status_t qconv_pd(const fast_qconv_desc *d, const_dnnl_primitive_att
     return s;
 }
 
-/* NCHW user memories, conv-layout copies and reorders where they differ,
+/* NCHW / NHWC user memories, conv-layout copies and reorders where they differ,
  * the scratch plan [library scratchpad][src copy][dst copy]. */
 static dnnl_status_t qconv_bind_io(qconv_state *st, const fast_qconv_desc *d,
                                    const_dnnl_primitive_desc_t pd) {
@@ -147,9 +148,11 @@ static dnnl_status_t qconv_bind_io(qconv_state *st, const fast_qconv_desc *d,
     dnnl_dims_t sd = {d->n, d->c, d->h, d->w}, dd = {d->n, d->k, d->oh, d->ow};
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&su, 4, sd, qtype_dt(d->src_type), dnnl_nchw);
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&su, 4, sd, qtype_dt(d->src_type),
+                                                   d->src_nhwc ? dnnl_nhwc : dnnl_nchw);
     if (s == dnnl_success)
-        s = dnnl_memory_desc_init_by_tag(&du, 4, dd, qtype_dt(d->dst_type), dnnl_nchw);
+        s = dnnl_memory_desc_init_by_tag(&du, 4, dd, qtype_dt(d->dst_type),
+                                         d->dst_nhwc ? dnnl_nhwc : dnnl_nchw);
     if (s == dnnl_success) s = fast_dnnl_memory_unbound(&su, &st->src_user);
     if (s == dnnl_success) s = fast_dnnl_memory_unbound(&du, &st->dst_user);
     if (s == dnnl_success && !dnnl_memory_desc_equal(smd, &su)) {
