@@ -193,27 +193,27 @@ static double json_num(const char *s, const char *key) {
     return p ? atof(p + 1) : -1;
 }
 
-int cli_ort_bench(const char *model, const char *input_npy, int threads, int warmup, int repeat,
-                  double *median_ms, double *min_ms, char *why, size_t why_len) {
-    char runner[PATH_MAX + 32], qr[2 * PATH_MAX], qm[2 * PATH_MAX], qi[2 * PATH_MAX];
+/* tools/ort_run.js, shell-quoted into q; 0, or -1 with why. */
+static int ort_runner(char *q, size_t n, char *why, size_t why_len) {
+    char runner[PATH_MAX + 32];
     snprintf(runner, sizeof runner, "%s/tools/ort_run.js", cli_home());
     if (access(runner, R_OK) != 0) {
         snprintf(why, why_len, "reference runner %s not found (set CLEAVE_HOME)", runner);
         return -1;
     }
-    shell_quote(qr, sizeof qr, runner);
-    shell_quote(qm, sizeof qm, model);
-    shell_quote(qi, sizeof qi, input_npy);
-    char cmd[8 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "node %s bench %s --input %s --threads %d --warmup %d --repeat %d 2>&1",
-             qr, qm, qi, threads, warmup, repeat);
+    shell_quote(q, n, runner);
+    return 0;
+}
+
+/* Run the runner's command line cmd, its output into out[0..n): where its
+ * JSON result ({"model": ...) starts, or NULL with why (the first line). */
+static char *ort_exec(const char *cmd, char *out, size_t n, char *why, size_t why_len) {
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(why, why_len, "cannot start node");
-        return -1;
+        return NULL;
     }
-    char out[8192];
-    size_t got = fread(out, 1, sizeof out - 1, p);
+    size_t got = fread(out, 1, n - 1, p);
     out[got] = 0;
     int rc = pclose(p);
     char *line = strstr(out, "{\"model\"");
@@ -221,8 +221,23 @@ int cli_ort_bench(const char *model, const char *input_npy, int threads, int war
         char *nl = strchr(out, '\n');
         if (nl) *nl = 0;
         snprintf(why, why_len, "ONNX Runtime failed: %s", out[0] ? out : "no output");
-        return -1;
+        return NULL;
     }
+    return line;
+}
+
+int cli_ort_bench(const char *model, const char *input_npy, int threads, int warmup, int repeat,
+                  double *median_ms, double *min_ms, char *why, size_t why_len) {
+    char qr[2 * PATH_MAX], qm[2 * PATH_MAX], qi[2 * PATH_MAX];
+    if (ort_runner(qr, sizeof qr, why, why_len)) return -1;
+    shell_quote(qm, sizeof qm, model);
+    shell_quote(qi, sizeof qi, input_npy);
+    char cmd[8 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "node %s bench %s --input %s --threads %d --warmup %d --repeat %d 2>&1",
+             qr, qm, qi, threads, warmup, repeat);
+    char out[8192];
+    char *line = ort_exec(cmd, out, sizeof out, why, why_len);
+    if (!line) return -1;
     *median_ms = json_num(line, "\"median_ms\"");
     *min_ms = json_num(line, "\"min_ms\"");
     return *median_ms > 0 ? 0 : -1;
@@ -230,35 +245,17 @@ int cli_ort_bench(const char *model, const char *input_npy, int threads, int war
 
 int cli_ort_run(const char *model, const char *input_npy, const char *outdir, int threads,
                 char *json_out, size_t json_len, char *why, size_t why_len) {
-    char runner[PATH_MAX + 32], qr[2 * PATH_MAX], qm[2 * PATH_MAX], qi[2 * PATH_MAX], qo[2 * PATH_MAX];
-    snprintf(runner, sizeof runner, "%s/tools/ort_run.js", cli_home());
-    if (access(runner, R_OK) != 0) {
-        snprintf(why, why_len, "reference runner %s not found (set CLEAVE_HOME)", runner);
-        return -1;
-    }
-    shell_quote(qr, sizeof qr, runner);
+    char qr[2 * PATH_MAX], qm[2 * PATH_MAX], qi[2 * PATH_MAX], qo[2 * PATH_MAX];
+    if (ort_runner(qr, sizeof qr, why, why_len)) return -1;
     shell_quote(qm, sizeof qm, model);
     shell_quote(qi, sizeof qi, input_npy);
     shell_quote(qo, sizeof qo, outdir);
     char cmd[10 * PATH_MAX];
     snprintf(cmd, sizeof cmd, "node %s run %s --input %s --outdir %s --threads %d 2>&1", qr, qm, qi,
              qo, threads);
-    FILE *p = popen(cmd, "r");
-    if (!p) {
-        snprintf(why, why_len, "cannot start node");
-        return -1;
-    }
     char out[16384];
-    size_t got = fread(out, 1, sizeof out - 1, p);
-    out[got] = 0;
-    int rc = pclose(p);
-    char *line = strstr(out, "{\"model\"");
-    if (rc != 0 || !line) {
-        char *nl = strchr(out, '\n');
-        if (nl) *nl = 0;
-        snprintf(why, why_len, "ONNX Runtime failed: %s", out[0] ? out : "no output");
-        return -1;
-    }
+    char *line = ort_exec(cmd, out, sizeof out, why, why_len);
+    if (!line) return -1;
     char *nl = strchr(line, '\n');
     if (nl) *nl = 0;
     snprintf(json_out, json_len, "%s", line);
