@@ -258,12 +258,24 @@ out:
 }
 
 /* Fill buf with incompressible bytes (xorshift64*). */
-void link_fill_random(uint8_t *buf, size_t n, uint64_t seed) {
+static void fill_random(uint8_t *buf, size_t n, uint64_t seed) {
     uint64_t x = seed | 1;
     for (size_t i = 0; i < n; i++) {
         x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
         buf[i] = (uint8_t)((x * 0x2545F4914F6CDD1DULL) >> 56);
     }
+}
+
+uint8_t *link_payload_create(const char *sub, const double *sizes, int n) {
+    double maxb = 1000; /* the warm-up request's 1 KB at least */
+    for (int k = 0; k < n; k++) maxb = sizes[k] > maxb ? sizes[k] : maxb;
+    uint8_t *payload = cv_malloc((size_t)maxb);
+    if (!payload) {
+        fprintf(stderr, "cleave link %s: out of memory for a %.0f-byte payload\n", sub, maxb);
+        return NULL;
+    }
+    fill_random(payload, (size_t)maxb, 42);
+    return payload;
 }
 
 /* Repeats so one size takes about 6 s (at least 1, at most 7; odd). */
@@ -412,15 +424,10 @@ static int link_measure(int argc, char **argv) {
     char base[512];
     snprintf(base, sizeof base, "%s", url);
     for (size_t k = strlen(base); k > 0 && base[k - 1] == '/'; k--) base[k - 1] = 0;
-    double maxb = 1000;
-    for (int k = 0; k < n; k++) maxb = sizes[k] > maxb ? sizes[k] : maxb;
-    payload = cv_malloc((size_t)maxb);
-    if (!payload) {
-        fprintf(stderr, "cleave link measure: out of memory for a %.0f-byte payload\n", maxb);
+    if (!(payload = link_payload_create("measure", sizes, n))) {
         rc = 1;
         goto out;
     }
-    link_fill_random(payload, (size_t)maxb, 42);
     link_install_signals();
     net_http_client_opts co = {.rtt_ms = l.rtt_ms, .abort_flag = &link_g_stop, .tcp_cc = cc};
     if (net_http_client_create(ctx, &co, &c)) goto err;

@@ -34,7 +34,9 @@ void link_help(void);
 int link_parse_sizes(const char *s, double *out, int *n);
 /* "1,3,10,20" Mbit/s -> out[0..*n); 0 after an error in ctx. */
 int link_parse_rates(cleave_ctx *ctx, const char *s, double *out, int *n);
-void link_fill_random(uint8_t *buf, size_t n, uint64_t seed);
+/* Random (incompressible) bytes as many as the largest of sizes[0..n), at
+ * least 1000 (cv_free it); NULL after "cleave link <sub>: out of memory". */
+uint8_t *link_payload_create(const char *sub, const double *sizes, int n);
 int link_install_signals(void);
 void link_table_header(void);
 double link_fitted_efficiency(const link_row *rows, int n);

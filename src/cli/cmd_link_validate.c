@@ -227,15 +227,10 @@ int link_validate(int argc, char **argv) {
     snprintf(p.ns_c, sizeof p.ns_c, "cleave-lk%d-c", pid);
     snprintf(p.veth_s, sizeof p.veth_s, "clk%ds", pid % 10000000);
     snprintf(p.veth_c, sizeof p.veth_c, "clk%dc", pid % 10000000);
-    double maxb = 1000;
-    for (int k = 0; k < n; k++) maxb = sizes[k] > maxb ? sizes[k] : maxb;
-    payload = cv_malloc((size_t)maxb);
-    if (!payload) {
-        fprintf(stderr, "cleave link validate: out of memory for a %.0f-byte payload\n", maxb);
+    if (!(payload = link_payload_create("validate", sizes, n))) {
         rc = 1;
         goto out;
     }
-    link_fill_random(payload, (size_t)maxb, 42);
     if (link_install_signals()) {
         rc = 1;
         goto out;
