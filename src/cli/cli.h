@@ -30,8 +30,28 @@ int cli_parse_num_list(const char *s, double *out, int max);
 /* A model's name from its file: "models/fmnist-resnet.onnx" -> "fmnist-resnet"
  * into buf (returned). */
 const char *cli_model_name(const char *path, char *buf, size_t n);
-/* Parse a positive int option value; exits the command with a message on error. */
+/* Parse an int option value in lo..hi into *out: 1, or 0 after printing why
+ * (missing value, not an integer, out of range). */
 int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out);
+
+/* An integer option of a command: its name, the range of its value and
+ * where the value goes. A table of them ends with {0}. */
+typedef struct cli_int_opt {
+    const char *name;
+    int lo, hi;
+    int *out;
+} cli_int_opt;
+/* argv[*i] against the table opts: when it names one, its value argv[*i + 1]
+ * goes through cli_parse_int and *i steps past it. 1 when taken, 0 when not
+ * one of them, -1 after printing why the value is bad or missing. */
+int cli_int_option(int argc, char **argv, int *i, const cli_int_opt *opts);
+/* The last branch of an option loop, for an argument a that nothing took:
+ * "cleave <cmd>: unknown option or missing value 'a' (see --help)"; 0. */
+int cli_bad_option(const char *cmd, const char *a);
+/* The same for a command that takes one positional argument: a that is not
+ * an option goes into *pos when that is still NULL (1); otherwise the
+ * message above or "cleave <cmd>: unexpected argument 'a'" (0). */
+int cli_positional(const char *cmd, const char *a, const char **pos);
 
 /* Load and (unless raw) optimize a model. */
 cleave_status cli_load_model(cleave_ctx *ctx, const char *path, int optimize, ir_graph **g,

@@ -35,6 +35,32 @@ int cli_parse_int(const char *opt, const char *val, int lo, int hi, int *out) {
     return 1;
 }
 
+int cli_int_option(int argc, char **argv, int *i, const cli_int_opt *opts) {
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    for (const cli_int_opt *o = opts; o->name; o++) {
+        if (strcmp(a, o->name)) continue;
+        if (!cli_parse_int(a, v, o->lo, o->hi, o->out)) return -1;
+        (*i)++;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_bad_option(const char *cmd, const char *a) {
+    fprintf(stderr, "cleave %s: unknown option or missing value '%s' (see --help)\n", cmd, a);
+    return 0;
+}
+
+int cli_positional(const char *cmd, const char *a, const char **pos) {
+    if (a[0] == '-') return cli_bad_option(cmd, a);
+    if (*pos) {
+        fprintf(stderr, "cleave %s: unexpected argument '%s'\n", cmd, a);
+        return 0;
+    }
+    *pos = a;
+    return 1;
+}
+
 cleave_status cli_load_model(cleave_ctx *ctx, const char *path, int optimize, ir_graph **g,
                              rt_opt_stats *st) {
     CV_TRY(onnx_load_file(ctx, path, g));

@@ -47,22 +47,21 @@ int cmd_bench(int argc, char **argv) {
     double *times = NULL;
     char tmp_npy[64] = "";
     memset(specs, 0, sizeof specs);
+    const cli_int_opt ints[] = {{"--threads", 1, 1024, &threads},
+                                {"--warmup", 0, 100000, &warmup},
+                                {"--repeat", 1, 1000000, &repeat},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
-            i++;
-        } else if (!strcmp(a, "--warmup")) {
-            if (!cli_parse_int(a, v, 0, 100000, &warmup)) goto out;
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 1000000, &repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--input") && v) input = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--input") && v) input = v, i++;
         else if (!strcmp(a, "--shape") && v) {
             if (cli_parse_shape(ctx, v, &shapes)) goto err;
             i++;
@@ -70,14 +69,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--no-ort")) no_ort = 1;
         else if (!strcmp(a, "--ort-model") && i + 1 < argc) ort_model = argv[++i];
         else if (!strcmp(a, "--profile")) profile = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave bench: unknown option or missing value '%s' (see --help)\n", a);
-            goto out;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave bench: unexpected argument '%s'\n", a);
-            goto out;
-        }
+        else if (!cli_positional("bench", a, &model)) goto out;
     }
     if (!model) {
         fprintf(stderr, "cleave bench: no model given (see --help)\n");

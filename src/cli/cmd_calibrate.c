@@ -149,50 +149,34 @@ int cmd_calibrate(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *outp = NULL, *method = "mse";
     int n = 512, batch = 32, bins = Q_HIST_DEFAULT_BINS, tables = 1, table_n = 256, threads = 1;
     int add_k = 0, seed = 0, tbits[8] = {2, 4, 6, 8}, n_tbits = 4, rc = 1;
+    const cli_int_opt ints[] = {{"--n", 1, 1 << 20, &n},
+                                {"--seed", 0, 1 << 30, &seed},
+                                {"--batch", 1, 4096, &batch},
+                                {"--bins", 16, Q_HIST_MAX_BINS, &bins},
+                                {"--table-n", 1, 1 << 20, &table_n},
+                                {"--additivity", 2, 10000, &add_k},
+                                {"--threads", 1, 1024, &threads},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             return 0;
-        } else if (!strcmp(a, "--data") && v) data = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) return 2;
+        if (took) continue;
+        if (!strcmp(a, "--data") && v) data = v, i++;
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) outp = v, i++;
         else if (!strcmp(a, "--method") && v) method = v, i++;
-        else if (!strcmp(a, "--n")) {
-            if (!cli_parse_int(a, v, 1, 1 << 20, &n)) return 2;
-            i++;
-        } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_int(a, v, 0, 1 << 30, &seed)) return 2;
-            i++;
-        } else if (!strcmp(a, "--batch")) {
-            if (!cli_parse_int(a, v, 1, 4096, &batch)) return 2;
-            i++;
-        } else if (!strcmp(a, "--bins")) {
-            if (!cli_parse_int(a, v, 16, Q_HIST_MAX_BINS, &bins)) return 2;
-            i++;
-        } else if (!strcmp(a, "--table-n")) {
-            if (!cli_parse_int(a, v, 1, 1 << 20, &table_n)) return 2;
-            i++;
-        } else if (!strcmp(a, "--additivity")) {
-            if (!cli_parse_int(a, v, 2, 10000, &add_k)) return 2;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) return 2;
-            i++;
-        } else if (!strcmp(a, "--table-bits") && v) {
+        else if (!strcmp(a, "--table-bits") && v) {
             if ((n_tbits = cli_parse_bits_list(v, tbits, 8)) < 0) {
                 fprintf(stderr, "cleave calibrate: --table-bits: expected a list like 2,4,6,8 (each 2..8)\n");
                 return 2;
             }
             i++;
         } else if (!strcmp(a, "--no-tables")) tables = 0;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave calibrate: unknown option or missing value '%s' (see --help)\n", a);
-            return 2;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave calibrate: unexpected argument '%s'\n", a);
-            return 2;
-        }
+        else if (!cli_positional("calibrate", a, &model)) return 2;
     }
     if (!model || !data || !outp) {
         fprintf(stderr, "cleave calibrate: needs MODEL.onnx, --data and -o (see --help)\n");

@@ -342,8 +342,15 @@ int cmd_edge(int argc, char **argv) {
     rec *rv = NULL;
     float *x = NULL;
     int *order = NULL, n_order = 0;
+    const cli_int_opt ints[] = {{"--n", 1, 10000000, &n},
+                                {"--warmup", 0, 1000, &warmup},
+                                {"--cpu", 0, 4095, &cpu},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             rc = 0;
@@ -359,16 +366,7 @@ int cmd_edge(int argc, char **argv) {
         STR("--edge-device", edge_dev) STR("--host-device", host_dev) STR("--log", log_p)
         STR("--summary-json", sum_p)
 #undef STR
-        else if (!strcmp(a, "--n")) {
-            if (!cli_parse_int(a, v, 1, 10000000, &n)) goto out;
-            i++;
-        } else if (!strcmp(a, "--warmup")) {
-            if (!cli_parse_int(a, v, 0, 1000, &warmup)) goto out;
-            i++;
-        } else if (!strcmp(a, "--cpu")) {
-            if (!cli_parse_int(a, v, 0, 4095, &cpu)) goto out;
-            i++;
-        } else if (!strcmp(a, "--timeout-ms")) {
+        else if (!strcmp(a, "--timeout-ms")) {
             int t;
             if (!cli_parse_int(a, v, 1, 3600000, &t)) goto out;
             r.timeout_ms = t;
@@ -405,7 +403,7 @@ int cmd_edge(int argc, char **argv) {
             }
             i++;
         } else {
-            fprintf(stderr, "cleave run: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("run", a);
             goto out;
         }
     }

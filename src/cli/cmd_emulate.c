@@ -75,8 +75,17 @@ typedef struct emu_opts {
 
 /* 1 ok, 0 usage error, -1 help shown. */
 static int parse_args(int argc, char **argv, emu_opts *o) {
+    const cli_int_opt ints[] = {{"--threads", 1, 4096, &o->threads},
+                                {"--cpu", 0, 65535, &o->cpu},
+                                {"--period-us", COST_EMU_MIN_PERIOD_US, COST_EMU_MAX_PERIOD_US,
+                                 &o->period_us},
+                                {"--reps", 1, COST_EMU_MAX_REPS, &o->reps},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) return 0;
+        if (took) continue;
         if (!strcmp(a, "--")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "cleave emulate: no command after '--' (see --help)\n");
@@ -103,26 +112,11 @@ static int parse_args(int argc, char **argv, emu_opts *o) {
                 return 0;
             }
             i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 4096, &o->threads)) return 0;
-            i++;
-        } else if (!strcmp(a, "--cpu")) {
-            if (!cli_parse_int(a, v, 0, 65535, &o->cpu)) return 0;
-            i++;
-        } else if (!strcmp(a, "--period-us")) {
-            if (!cli_parse_int(a, v, COST_EMU_MIN_PERIOD_US, COST_EMU_MAX_PERIOD_US, &o->period_us)) return 0;
-            i++;
-        } else if (!strcmp(a, "--reps")) {
-            if (!cli_parse_int(a, v, 1, COST_EMU_MAX_REPS, &o->reps)) return 0;
-            i++;
         } else if (!strcmp(a, "--no-reference")) o->no_ref = 1;
         else if (!strcmp(a, "--check")) o->check = 1;
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--skip-ok")) o->skip_ok = 1;
-        else {
-            fprintf(stderr, "cleave emulate: unknown option or missing value '%s' (see --help)\n", a);
-            return 0;
-        }
+        else return cli_bad_option("emulate", a);
     }
     return 1;
 }

@@ -123,12 +123,21 @@ int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *bits = NULL, *stats_path = NULL;
     int uw = 0, ua = 0, calib_n = 512, n = 0, batch = 100, threads = 1, as_json = 0, rc = 1;
     int use_ort = 0, sim = 0, n_int = 0;
+    const cli_int_opt ints[] = {{"--calib-n", 1, 1 << 20, &calib_n},
+                                {"--n", 1, 1 << 30, &n},
+                                {"--batch", 1, 4096, &batch},
+                                {"--threads", 1, 1024, &threads},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             return 0;
-        } else if (!strcmp(a, "--data") && v) data = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) return 2;
+        if (took) continue;
+        if (!strcmp(a, "--data") && v) data = v, i++;
         else if (!strcmp(a, "--bits") && v) bits = v, i++;
         else if (!strcmp(a, "--stats") && v) stats_path = v, i++;
         else if (!strcmp(a, "--uniform") && v) {
@@ -137,29 +146,10 @@ int cmd_eval(int argc, char **argv) {
                 return 2;
             }
             i++;
-        } else if (!strcmp(a, "--calib-n")) {
-            if (!cli_parse_int(a, v, 1, 1 << 20, &calib_n)) return 2;
-            i++;
-        } else if (!strcmp(a, "--n")) {
-            if (!cli_parse_int(a, v, 1, 1 << 30, &n)) return 2;
-            i++;
-        } else if (!strcmp(a, "--batch")) {
-            if (!cli_parse_int(a, v, 1, 4096, &batch)) return 2;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) return 2;
-            i++;
         } else if (!strcmp(a, "--json")) as_json = 1;
         else if (!strcmp(a, "--ort")) use_ort = 1;
         else if (!strcmp(a, "--sim")) sim = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave eval: unknown option or missing value '%s' (see --help)\n", a);
-            return 2;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave eval: unexpected argument '%s'\n", a);
-            return 2;
-        }
+        else if (!cli_positional("eval", a, &model)) return 2;
     }
     if (!model || !data) {
         fprintf(stderr, "cleave eval: needs MODEL.onnx and --data (see --help)\n");

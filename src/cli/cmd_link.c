@@ -121,21 +121,20 @@ static int link_predict(int argc, char **argv) {
     double sizes[LINK_MAX_SIZES] = {10e3, 100e3, 1e6, 5e6};
     int n = 4, json = 0, iw = COST_LINK_INIT_CWND, bits = 0, rc = 2;
     long long numel = -1;
+    const cli_int_opt ints[] = {{"--iw", 0, 1000, &iw}, {"--bits", 1, 32, &bits}, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             link_help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--link") && v) link = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--link") && v) link = v, i++;
         else if (!strcmp(a, "--bytes") && v) {
             if (!link_parse_sizes(v, sizes, &n)) goto out;
-            i++;
-        } else if (!strcmp(a, "--iw")) {
-            if (!cli_parse_int(a, v, 0, 1000, &iw)) goto out;
-            i++;
-        } else if (!strcmp(a, "--bits")) {
-            if (!cli_parse_int(a, v, 1, 32, &bits)) goto out;
             i++;
         } else if (!strcmp(a, "--numel") && v) {
             char *e;
@@ -147,7 +146,7 @@ static int link_predict(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--json")) json = 1;
         else {
-            fprintf(stderr, "cleave link predict: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("link predict", a);
             goto out;
         }
     }
@@ -204,22 +203,21 @@ static int link_serve(int argc, char **argv) {
     net_http_server_opts o = {0};
     int quiet = 0, rc = 2, port = 0, maxmb = 0;
     net_http_server *s = NULL;
+    const cli_int_opt ints[] = {{"--port", 0, 65535, &port}, {"--max-body-mb", 1, 4096, &maxmb}, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             link_help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--port")) {
-            if (!cli_parse_int(a, v, 0, 65535, &port)) goto out;
-            i++;
-        } else if (!strcmp(a, "--bind") && v) o.bind_addr = v, i++;
-        else if (!strcmp(a, "--max-body-mb")) {
-            if (!cli_parse_int(a, v, 1, 4096, &maxmb)) goto out;
-            i++;
-        } else if (!strcmp(a, "--quiet")) quiet = 1;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--bind") && v) o.bind_addr = v, i++;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
         else {
-            fprintf(stderr, "cleave link serve: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("link serve", a);
             goto out;
         }
     }
@@ -383,33 +381,30 @@ static int link_measure(int argc, char **argv) {
     uint8_t *payload = NULL;
     net_http_client *c = NULL;
     link_row rows[LINK_MAX_SIZES];
+    const cli_int_opt ints[] = {{"--repeat", 1, 63, &repeat},
+                                {"--iw", 0, 1000, &iw},
+                                {"--burst", 0, 1 << 30, &burst},
+                                {"--idle", 0, 60000, &idle},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             link_help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--url") && v) url = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--url") && v) url = v, i++;
         else if (!strcmp(a, "--link") && v) link = v, i++;
         else if (!strcmp(a, "--bytes") && v) {
             if (!link_parse_sizes(v, sizes, &n)) goto out;
             i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 63, &repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--iw")) {
-            if (!cli_parse_int(a, v, 0, 1000, &iw)) goto out;
-            i++;
-        } else if (!strcmp(a, "--burst")) {
-            if (!cli_parse_int(a, v, 0, 1 << 30, &burst)) goto out;
-            i++;
-        } else if (!strcmp(a, "--idle")) {
-            if (!cli_parse_int(a, v, 0, 60000, &idle)) goto out;
-            i++;
         } else if (!strcmp(a, "--cc") && v) cc = v, i++;
         else if (!strcmp(a, "--json")) json = 1;
         else {
-            fprintf(stderr, "cleave link measure: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("link measure", a);
             goto out;
         }
     }

@@ -168,13 +168,18 @@ int link_validate(int argc, char **argv) {
     p.orig_fd = -1;
     p.cc = "cubic";
     link_row rows[LINK_MAX_SIZES];
+    const cli_int_opt ints[] = {{"--repeat", 1, 63, &repeat}, {"--tolerance", 1, 100, &tol_i}, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             link_help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--rates") && v) {
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--rates") && v) {
             if (!link_parse_rates(ctx, v, rates, &nr)) goto out;
             i++;
         } else if (!strcmp(a, "--bytes") && v) {
@@ -190,12 +195,6 @@ int link_validate(int argc, char **argv) {
             }
             rtt = l.rtt_ms;
             i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!cli_parse_int(a, v, 1, 63, &repeat)) goto out;
-            i++;
-        } else if (!strcmp(a, "--tolerance")) {
-            if (!cli_parse_int(a, v, 1, 100, &tol_i)) goto out;
-            i++;
         } else if (!strcmp(a, "--cc") && v) {
             if (strlen(v) > 15 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(v)) {
                 fprintf(stderr, "cleave link validate: --cc '%s': expected a name like cubic\n", v);
@@ -206,7 +205,7 @@ int link_validate(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--skip-ok")) skip_ok = 1;
         else {
-            fprintf(stderr, "cleave link validate: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("link validate", a);
             goto out;
         }
     }

@@ -267,19 +267,26 @@ int cmd_plan(int argc, char **argv) {
     cli_dataset ds;
     memset(&ds, 0, sizeof ds);
     char stats_desc[300] = "";
+    const cli_int_opt ints[] = {{"--calib-n", 1, 1 << 20, &calib_n},
+                                {"--table-n", 1, 1 << 20, &table_n},
+                                {"--input-bits", 1, 32, &input_bits},
+                                {"--edge-threads", 1, 4096, &ethreads},
+                                {"--cloud-threads", 1, 4096, &cthreads},
+                                {"--measure", 0, 1000, &measure},
+                                {"--n", 1, 1 << 20, &n_meas},
+                                {"--cut-cap", 1, 100000000, &cut_cap},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             rc = 0;
             goto out;
         }
 #define OPT_S(name, var) else if (!strcmp(a, name) && v) var = v, i++;
-#define OPT_I(name, var, lo, hi)                                                                   \
-    else if (!strcmp(a, name)) {                                                                   \
-        if (!cli_parse_int(a, v, lo, hi, &var)) goto out;                                          \
-        i++;                                                                                       \
-    }
         OPT_S("--edge", edge_path)
         OPT_S("--cloud", cloud_path)
         OPT_S("--link", link_s)
@@ -296,14 +303,6 @@ int cmd_plan(int argc, char **argv) {
         OPT_S("--bandwidths", bw_s)
         OPT_S("--trace", trace_p)
         OPT_S("--exit-accuracy", exacc_s)
-        OPT_I("--calib-n", calib_n, 1, 1 << 20)
-        OPT_I("--table-n", table_n, 1, 1 << 20)
-        OPT_I("--input-bits", input_bits, 1, 32)
-        OPT_I("--edge-threads", ethreads, 1, 4096)
-        OPT_I("--cloud-threads", cthreads, 1, 4096)
-        OPT_I("--measure", measure, 0, 1000)
-        OPT_I("--n", n_meas, 1, 1 << 20)
-        OPT_I("--cut-cap", cut_cap, 1, 100000000)
         else if (!strcmp(a, "--max-drop") && v) {
             char *e;
             max_drop = strtod(v, &e);
@@ -324,16 +323,8 @@ int cmd_plan(int argc, char **argv) {
         } else if (!strcmp(a, "--exits")) exits = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--edge-from-host")) from_host = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave plan: unknown option or missing value '%s' (see --help)\n", a);
-            goto out;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave plan: unexpected argument '%s'\n", a);
-            goto out;
-        }
+        else if (!cli_positional("plan", a, &model)) goto out;
 #undef OPT_S
-#undef OPT_I
     }
     if (!model || !edge_path || !cloud_path || !link_s || !mem_s) {
         fprintf(stderr, "cleave plan: needs MODEL, --edge, --cloud, --link and --mem (see --help)\n");

@@ -268,11 +268,13 @@ static int calibrate_device(int threads, const char *name, const char *outp) {
 
 int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opts *o) {
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    int ok;
-    if (!strcmp(a, "--threads")) ok = cli_parse_int(a, v, 1, 1024, threads);
-    else if (!strcmp(a, "--warmup")) ok = cli_parse_int(a, v, 0, 100000, &o->warmup);
-    else if (!strcmp(a, "--repeat")) ok = cli_parse_int(a, v, 1, 1000000, &o->repeat);
-    else if (!strcmp(a, "--gap-ms") && v) {
+    const cli_int_opt ints[] = {{"--threads", 1, 1024, threads},
+                                {"--warmup", 0, 100000, &o->warmup},
+                                {"--repeat", 1, 1000000, &o->repeat},
+                                {0}};
+    int took = cli_int_option(argc, argv, i, ints), ok;
+    if (took) return took;
+    if (!strcmp(a, "--gap-ms") && v) {
         char *e;
         o->gap_ms = strtod(v, &e);
         ok = !*e && o->gap_ms >= 0 && o->gap_ms <= 10000;
@@ -323,14 +325,7 @@ int cmd_profile(int argc, char **argv) {
         else if (!strcmp(a, "-o") && v) outp = v, i++;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--calibrate-device")) calib_dev = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave profile: unknown option or missing value '%s' (see --help)\n", a);
-            goto out;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave profile: unexpected argument '%s'\n", a);
-            goto out;
-        }
+        else if (!cli_positional("profile", a, &model)) goto out;
     }
     if (calib_dev) {
         if (model) {

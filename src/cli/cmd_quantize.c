@@ -31,12 +31,19 @@ static void help(void) {
 int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *bits = NULL, *stats_path = NULL, *data = NULL, *outp = NULL;
     int uw = 0, ua = 0, calib_n = 512, threads = 1, rc = 1;
+    const cli_int_opt ints[] = {{"--calib-n", 1, 1 << 20, &calib_n},
+                                {"--threads", 1, 1024, &threads},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             return 0;
-        } else if (!strcmp(a, "--bits") && v) bits = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) return 2;
+        if (took) continue;
+        if (!strcmp(a, "--bits") && v) bits = v, i++;
         else if (!strcmp(a, "--stats") && v) stats_path = v, i++;
         else if (!strcmp(a, "--data") && v) data = v, i++;
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && v) outp = v, i++;
@@ -46,20 +53,7 @@ int cmd_quantize(int argc, char **argv) {
                 return 2;
             }
             i++;
-        } else if (!strcmp(a, "--calib-n")) {
-            if (!cli_parse_int(a, v, 1, 1 << 20, &calib_n)) return 2;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 1024, &threads)) return 2;
-            i++;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "cleave quantize: unknown option or missing value '%s' (see --help)\n", a);
-            return 2;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave quantize: unexpected argument '%s'\n", a);
-            return 2;
-        }
+        } else if (!cli_positional("quantize", a, &model)) return 2;
     }
     if (!model || !outp || (!bits && !uw) || (bits && uw) || (!stats_path && !data)) {
         fprintf(stderr, "cleave quantize: needs MODEL.onnx, one of --bits/--uniform, --stats or "

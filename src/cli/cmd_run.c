@@ -83,14 +83,7 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "--ref")) ref = 1;
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--time")) show_time = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "cleave run: unknown option or missing value '%s' (see --help)\n", a);
-            goto out;
-        } else if (!model) model = a;
-        else {
-            fprintf(stderr, "cleave run: unexpected argument '%s'\n", a);
-            goto out;
-        }
+        else if (!cli_positional("run", a, &model)) goto out;
     }
     if (!model || !output) {
         fprintf(stderr, "cleave run: need a model and --output (see --help)\n");

@@ -47,30 +47,27 @@ int cmd_serve(int argc, char **argv) {
     const char *models[32];
     int n_models = 0, rc = 1, drain_s = 30;
     v2_server *s = NULL;
+    const cli_int_opt ints[] = {{"--port", 0, 65535, &o.port},
+                                {"--workers", 1, 64, &o.workers},
+                                {"--threads", 1, 256, &o.threads},
+                                {"--drain-timeout", 0, 3600, &drain_s},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help();
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--repo") && v) repo = v, i++;
-        else if (!strcmp(a, "--port")) {
-            if (!cli_parse_int(a, v, 0, 65535, &o.port)) goto out;
-            i++;
-        } else if (!strcmp(a, "--bind") && v) o.bind_addr = v, i++;
+        }
+        int took = cli_int_option(argc, argv, &i, ints);
+        if (took < 0) goto out;
+        if (took) continue;
+        if (!strcmp(a, "--repo") && v) repo = v, i++;
+        else if (!strcmp(a, "--bind") && v) o.bind_addr = v, i++;
         else if (!strcmp(a, "--cc") && v) o.tcp_cc = v, i++;
-        else if (!strcmp(a, "--workers")) {
-            if (!cli_parse_int(a, v, 1, 64, &o.workers)) goto out;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_int(a, v, 1, 256, &o.threads)) goto out;
-            i++;
-        } else if (!strcmp(a, "--queue")) {
+        else if (!strcmp(a, "--queue")) {
             if (!cli_parse_int(a, v, 0, 100000, &o.queue)) goto out;
-            if (!o.queue) o.queue = -1;
-            i++;
-        } else if (!strcmp(a, "--drain-timeout")) {
-            if (!cli_parse_int(a, v, 0, 3600, &drain_s)) goto out;
+            if (!o.queue) o.queue = -1; /* --queue 0: none (0 in o: the default) */
             i++;
         } else if (!strcmp(a, "--max-body") && v) {
             double b;
@@ -83,7 +80,7 @@ int cmd_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--port-file") && v) port_file = v, i++;
         else if (!strcmp(a, "--ref")) o.reference = 1;
         else if (a[0] == '-') {
-            fprintf(stderr, "cleave serve: unknown option or missing value '%s' (see --help)\n", a);
+            cli_bad_option("serve", a);
             goto out;
         } else if (n_models < 32) models[n_models++] = a;
         else {

@@ -103,13 +103,7 @@ int cmd_split(int argc, char **argv) {
         else if (!strcmp(a, "--solution")) {
             if (!cli_parse_int(a, v, 0, 1 << 30, &sol_id)) return 2;
             i++;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "cleave split: unknown option or missing value '%s' (see --help)\n", a);
-            return 2;
-        } else if (!model) model = a;
-        else if (!plan) plan = a;
-        else {
-            fprintf(stderr, "cleave split: unexpected argument '%s'\n", a);
+        } else if (!cli_positional("split", a, model ? &plan : &model)) { /* MODEL, then PLAN */
             return 2;
         }
     }
