@@ -203,7 +203,9 @@ static int link_serve(int argc, char **argv) {
     net_http_server_opts o = {0};
     int quiet = 0, rc = 2, port = 0, maxmb = 0;
     net_http_server *s = NULL;
-    const cli_int_opt ints[] = {{"--port", 0, 65535, &port}, {"--max-body-mb", 1, 4096, &maxmb}, {0}};
+    const cli_int_opt ints[] = {{"--port", 0, 65535, &port},
+                                {"--max-body-mb", 1, 4096, &maxmb},
+                                {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
