@@ -54,7 +54,8 @@ static void help(void) {
            "  --cloud-threads N   threads on the cloud (default: its cores)\n"
            "  --cut-cap N         most cuts to enumerate before using prefixes (default 20000)\n"
            "  --measure K         measure the accuracy of the K fastest solutions and every\n"
-           "                      baseline on --data's test split (--n images, default 1000)\n"
+           "                      baseline on --data's test split (--n images, default 1000);\n"
+           "                      with --exits, also every configuration of the map on its exit\n"
            "  --n N               images for --measure\n"
            "early exits (Edgent): the most accurate exit and cut within a latency requirement,\n"
            "per bandwidth state, as a configuration map the runtime looks up:\n"
@@ -113,9 +114,8 @@ static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_fe
     return CLEAVE_OK;
 }
 
-/* Top-1 of the last output and agreement with ref (both on the same data). */
-static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, plan_measured *m) {
-    int k = o->n_out - 1;
+/* Top-1 of output k and agreement with ref (both on the same data). */
+static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, int k, plan_measured *m) {
     int64_t per = o->per_sample[k];
     int correct = 0, agree = 0, ref_correct = 0, labelled = cli_dataset_label(ds, 0) >= 0;
     for (int i = 0; i < o->n; i++) {
@@ -131,11 +131,60 @@ static void score(const quant_outputs *o, const quant_outputs *ref, const cli_da
 }
 
 
+/* The model's outputs with the edge part quantized to these widths (the
+ * cloud part, 32 bits, in float) and lowered to integer kernels, as
+ * cleave's edge runs it. */
+static cleave_status measure_bits(cleave_ctx *ctx, const cli_qmodel *m, const int *wbits, const int *abits,
+                                  const quant_config *cfg, const quant_stats *st, quant_data *qd,
+                                  quant_outputs *o) {
+    ir_graph *qg = NULL;
+    quant_apply_info info;
+    int n_int = 0;
+    cleave_status s = ir_graph_clone(ctx, m->g, &qg);
+    if (!s) s = quant_apply(ctx, qg, m->layers, m->n_layers, wbits, abits, cfg, st, &info);
+    if (!s) s = quant_lower_int8(ctx, qg, &n_int);
+    if (!s) s = quant_collect_outputs(ctx, qg, qd, o);
+    ir_graph_destroy(qg);
+    return s;
+}
+
+/* Two configurations of the map run the same quantized graph. */
+static int same_config(const plan_exit_choice *a, const plan_exit_choice *b, int n_layers) {
+    return a->exit == b->exit && !memcmp(a->sol.wbits, b->sol.wbits, sizeof(int) * (size_t)n_layers) &&
+           !memcmp(a->sol.abits, b->sol.abits, sizeof(int) * (size_t)n_layers);
+}
+
+/* --measure with --exits: the top-1 of every configuration of the map on
+ * its own exit (each distinct one measured once). */
+static cleave_status measure_map(cleave_ctx *ctx, const cli_qmodel *m, plan_config_map *map, const quant_config *cfg,
+                                 const quant_stats *st, quant_data *qd, const quant_outputs *ref,
+                                 const cli_dataset *ds, int quiet) {
+    for (int i = 0; i < map->n; i++) {
+        plan_exit_choice *c = &map->c[i];
+        for (int j = 0; j < i && isnan(c->measured_acc); j++)
+            if (same_config(&map->c[j], c, m->n_layers)) c->measured_acc = map->c[j].measured_acc;
+        if (!isnan(c->measured_acc)) continue;
+        if (!quiet) cli_progress((void *)"plan: measuring the configuration map", i + 1, map->n);
+        quant_outputs o = {0};
+        cleave_status s = measure_bits(ctx, m, c->sol.wbits, c->sol.abits, cfg, st, qd, &o);
+        if (!s && c->exit >= o.n_out) s = cv_fail(ctx, CLEAVE_E_INTERNAL, "plan: exit %d has no output", c->exit + 1);
+        if (!s) {
+            plan_measured pm;
+            score(&o, ref, ds, c->exit, &pm);
+            c->measured_acc = pm.top1;
+        }
+        quant_outputs_free(&o);
+        if (s) return s;
+    }
+    return CLEAVE_OK;
+}
+
 static void print_map(const plan_config_map *m, const plan_dag *dag, const char *const *names) {
+    int measured = m->n > 0 && isfinite(m->c[0].measured_acc);
     printf("\nconfiguration map (Edgent): requirement %.1f ms, %d exits, built in %.1f ms\n", m->deadline_ms,
            m->n_exits, m->plan_ms);
-    printf("%9s  %-22s %-7s %9s %9s %5s  %s\n", "Mbit/s >=", "exit", "meets", "total ms", "acc pt", "edge",
-           "sends");
+    printf("%9s  %-22s %-7s %9s %9s%s %5s  %s\n", "Mbit/s >=", "exit", "meets", "total ms", "acc pt",
+           measured ? "  measured" : "", "edge", "sends");
     for (int i = 0; i < m->n; i++) {
         const plan_exit_choice *c = &m->c[i];
         char sent[96] = "nothing";
@@ -144,8 +193,10 @@ static void print_map(const plan_config_map *m, const plan_dag *dag, const char 
                      c->sol.cross_bits[0]);
         else if (c->sol.n_cross > 1)
             snprintf(sent, sizeof sent, "%d tensors", c->sol.n_cross);
-        printf("%9.3g  %d %-20.20s %-7s %9.2f %9.2f %5d  %s\n", c->mbit, c->exit + 1,
-               names[c->exit] ? names[c->exit] : "", c->meets ? "yes" : "NO", c->sol.total_ms, c->accuracy,
+        char ma[16] = "";
+        if (measured) snprintf(ma, sizeof ma, " %9.2f", c->measured_acc);
+        printf("%9.3g  %d %-20.20s %-7s %9.2f %9.2f%s %5d  %s\n", c->mbit, c->exit + 1,
+               names[c->exit] ? names[c->exit] : "", c->meets ? "yes" : "NO", c->sol.total_ms, c->accuracy, ma,
                c->sol.n_edge, sent);
     }
 }
@@ -479,18 +530,12 @@ int cmd_plan(int argc, char **argv) {
         for (int k = 0; k < res.n_sol && !s; k++) {
             if (res.sol[k].method == PLAN_AUTO_SPLIT && k >= measure) continue;
             if (!json) cli_progress((void *)"plan: measuring accuracy", k + 1, res.n_sol);
-            ir_graph *qg = NULL;
-            quant_apply_info info;
             quant_outputs o = {0};
-            int n_int = 0;
-            s = ir_graph_clone(ctx, m.g, &qg);
-            if (!s) s = quant_apply(ctx, qg, m.layers, m.n_layers, res.sol[k].wbits, res.sol[k].abits, &cfg, &st, &info);
-            if (!s) s = quant_lower_int8(ctx, qg, &n_int);
-            if (!s) s = quant_collect_outputs(ctx, qg, &qd, &o);
-            if (!s) score(&o, &ref, &ds, &meas[k]);
+            s = measure_bits(ctx, &m, res.sol[k].wbits, res.sol[k].abits, &cfg, &st, &qd, &o);
+            if (!s) score(&o, &ref, &ds, o.n_out - 1, &meas[k]);
             quant_outputs_free(&o);
-            ir_graph_destroy(qg);
         }
+        if (!s && exits && cli_dataset_label(&ds, 0) >= 0) s = measure_map(ctx, &m, &cmap, &cfg, &st, &qd, &ref, &ds, json);
         cv_aligned_free(xt.data);
         if (s) goto err;
     }

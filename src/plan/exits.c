@@ -134,6 +134,7 @@ cleave_status plan_exits_map(cleave_ctx *ctx, const plan_problem *pb, const int 
     for (int s = 0; s < n_states && !st; s++) {
         plan_exit_choice *c = &out->c[s];
         c->mbit = mbits[s];
+        c->measured_acc = NAN;
         int best = -1, fastest = -1;
         double best_acc = -INFINITY, best_ms = INFINITY, fast_ms = INFINITY;
         plan_result res[PLAN_MAX_EXITS];

@@ -13,6 +13,7 @@ typedef struct plan_exit_choice {
     int exit;             /* chosen exit (index into the exits given) */
     int meets;            /* 1 when it meets the requirement; 0: nothing does, this is the fastest */
     double accuracy;      /* predicted: exit's fp32 accuracy - predicted drop (points) */
+    double measured_acc;  /* measured top-1 of this configuration (points); NAN until measured */
     plan_solution sol;    /* in the whole model's DAG numbering */
     /* every exit's best latency at this bandwidth (NAN: no feasible solution) */
     double exit_ms[8], exit_acc[8];

@@ -117,6 +117,7 @@ json_t *plan_config_map_json(const plan_problem *pb, const plan_config_map *m, c
         json_object_set_new(e, "output", json_string(exit_names && exit_names[c->exit] ? exit_names[c->exit] : ""));
         json_object_set_new(e, "meets", json_boolean(c->meets));
         json_object_set_new(e, "accuracy_pt", num(c->accuracy));
+        if (isfinite(c->measured_acc)) json_object_set_new(e, "measured_accuracy_pt", num(c->measured_acc));
         json_t *ms = json_array();
         for (int k = 0; k < m->n_exits; k++) json_array_append_new(ms, num(c->exit_ms[k]));
         json_object_set_new(e, "exit_ms", ms);

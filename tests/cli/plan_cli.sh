@@ -70,6 +70,23 @@ echo "$out" | grep -A4 "configuration map"
 [ "$(echo "$out" | grep -A5 'configuration map' | grep -c ' yes ')" -eq 3 ] && ok "every state meets 35 ms" \
   || bad "configuration map"
 grep -q '"config_map"' "$T/exits.json" && ok "plan.json config_map" || bad "no config_map in plan.json"
+# --measure with --exits: every configuration's top-1 measured on its own
+# exit with the quantized edge part, within the accuracy bound of that
+# exit's fp32 top-1 on the same images
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+  out=$("$CLEAVE" plan "$E" --edge "$SRC/devices/mcu.json" --cloud "$SRC/devices/server.json" --link 0.25mbit,20ms \
+        --mem 512KiB --max-drop 1.0 --data fashion-mnist --calib-n 64 --table-n 32 --exits --deadline 35 \
+        --bandwidths 0.05,0.5,1.5 --measure 1 --n 300 -o "$T/exits-m.json" 2>&1) || bad "plan --exits --measure failed: $out"
+  fp=$(echo "$out" | grep -o 'fp32 top-1 per exit on 300 test images:.*' | cut -d: -f2)
+  echo "$out" | grep -A4 "configuration map"
+  echo "$out" | grep -A4 'configuration map' | awk -v fp="$fp" 'BEGIN { n = split(fp, f, " ") }
+    $1 ~ /^[0-9.]+$/ { rows++; e = $2; m = $7; if (!(e >= 1 && e <= n) || !(m >= f[e] - 1.0)) badrow++ }
+    END { exit !(rows == 3 && n == 3 && !badrow) }' \
+    && ok "measured top-1 of every configuration within 1 pt of its exit's fp32 ($fp)" \
+    || bad "measured configuration map: $fp"
+  [ "$(grep -c '"measured_accuracy_pt"' "$T/exits-m.json")" -eq 3 ] && ok "plan.json: measured_accuracy_pt per state" \
+    || bad "plan.json: measured_accuracy_pt missing"
+fi
 "$CLEAVE" plan "$E" --edge "$SRC/devices/mcu.json" --cloud "$SRC/devices/server.json" --link 1mbit --mem 512KiB \
   --exits >/dev/null 2>&1 && bad "--exits without --deadline accepted" || ok "--exits needs --deadline"
 exit $fail
