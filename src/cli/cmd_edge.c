@@ -254,9 +254,10 @@ static cleave_status run_one(edge_run *r, int k, const float *x, rec *o) {
     }
     net_http_result res;
     net_http_client_set_timeout(r->http, r->timeout_ms);
-    double t2 = cv_now_ms();
+    double t2 = cv_now_ms(), bucket = edge_bucket_now(r, r->rtt_ms / 2); /* sent after half the RTT */
     st = net_http_client_post_h(r->http, r->infer_url, "application/octet-stream", hdrs, nh, send, send_len, &res);
     double http_ms = cv_now_ms() - t2;
+    edge_bucket_spend(r, (double)send_len, bucket);
     net_buf_free(&body);
     net_buf_free(&z);
     if (st || res.status != 200) {
@@ -586,9 +587,8 @@ int cmd_edge(int argc, char **argv) {
                 }
                 if (cur >= 0 && k != cur) q->switched = 1, r.n_switches++;
                 cur = k;
-            } else {
-                pred = edge_sol_predict(&r, k, r.bw.mbit);
             }
+            pred = edge_sol_predict_now(&r, k, r.bw.mbit);
             q->sol = k;
             q->pred_ms = pred;
             q->bw = r.bw.mbit;

@@ -56,6 +56,8 @@ typedef struct edge_run {
     int n_probes, n_switches;
     double probe_bytes;
     int pending, pending_n; /* a better solution seen pending_n decisions in a row */
+    double bucket_bytes, bucket_ms; /* the shaper's token bucket after the last transfer, and
+                                     * when (0: never drained, full) */
 } edge_run;
 
 typedef struct sol_summary {
@@ -65,8 +67,19 @@ typedef struct sol_summary {
 } sol_summary;
 
 /* cmd_edge_adapt.c */
-/* Predicted ms of solution k at `mbit` (the plan's link model, rate replaced). */
+/* Predicted ms of solution k at `mbit` (the plan's link model, rate
+ * replaced): the steady state, what the choice of solution uses. */
 double edge_sol_predict(const edge_run *r, int k, double mbit);
+/* The same for a request of solution k starting now: the shaper's bucket
+ * as the last transfers left it (a probe just before empties it), which is
+ * the request's own prediction. */
+double edge_sol_predict_now(const edge_run *r, int k, double mbit);
+/* The bytes the shaper's bucket holds lead_ms from now (at most the link's
+ * burst): what the last transfer left, refilled at the estimated rate. */
+double edge_bucket_now(const edge_run *r, double lead_ms);
+/* A transfer of `payload` body bytes just went, the bucket holding `before`
+ * when its bytes started to leave. */
+void edge_bucket_spend(edge_run *r, double payload, double before);
 /* A transfer of `payload` body bytes took xfer_ms on the wire: a sample. */
 void edge_bw_sample(edge_run *r, double payload, double xfer_ms);
 /* POST about 30 ms of data to the server's link-test sink. */

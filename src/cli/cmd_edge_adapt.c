@@ -9,6 +9,34 @@
 
 /* ------------------------------------------------------------- bandwidth */
 
+/* The bucket lead_ms from now: what the last transfer left, refilled at
+ * mbit since, at most the burst. */
+static double bucket_at(const edge_run *r, double mbit, double lead_ms) {
+    double burst = r->link.burst_bytes > 0 ? r->link.burst_bytes : 0;
+    if (r->bucket_ms <= 0) return burst;
+    double b = r->bucket_bytes + (cv_now_ms() + lead_ms - r->bucket_ms) * mbit * 125.0; /* Mbit/s = 125 B/ms */
+    return b < burst ? b : burst;
+}
+
+double edge_bucket_now(const edge_run *r, double lead_ms) { return bucket_at(r, r->bw.mbit, lead_ms); }
+
+void edge_bucket_spend(edge_run *r, double payload, double before) {
+    double left = before - cost_link_wire_bytes(&r->link, payload);
+    r->bucket_bytes = left > 0 ? left : 0;
+    r->bucket_ms = cv_now_ms();
+}
+
+double edge_sol_predict_now(const edge_run *r, int k, double mbit) {
+    const plan_file_solution *s = &r->pf.sol[k];
+    cost_link l = r->link;
+    l.mbit_s = mbit;
+    /* the bucket when the request leaves: after the head and the first
+     * half of the emulated RTT (the client sleeps it before sending) */
+    if (l.burst_bytes > 0) l.burst_bytes = bucket_at(r, mbit, r->rtt_ms / 2 + s->edge_ms);
+    double tx = s->n_cross > 0 ? cost_link_transfer_ms(&l, s->sent_bytes) : 0;
+    return s->edge_ms + tx + (s->n_cross > 0 ? s->codec_ms : 0) + s->cloud_ms;
+}
+
 double edge_sol_predict(const edge_run *r, int k, double mbit) {
     const plan_file_solution *s = &r->pf.sol[k];
     cost_link l = r->link;
@@ -48,10 +76,11 @@ void edge_probe(edge_run *r) {
     if (!buf) return;
     for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(i * 2654435761u >> 24); /* incompressible-ish */
     net_http_result res;
-    double rtt = r->rtt_ms;
+    double rtt = r->rtt_ms, bucket = edge_bucket_now(r, 0);
     net_http_client_set_rtt(r->http, 0);
     cleave_status s = net_http_client_post(r->http, r->probe_url, NULL, buf, n, &res);
     net_http_client_set_rtt(r->http, rtt);
+    edge_bucket_spend(r, (double)n, bucket);
     cv_free(buf);
     r->n_probes++;
     r->probe_bytes += (double)n;
