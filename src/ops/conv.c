@@ -419,8 +419,8 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
             .stride = {g->s[0], g->s[1]}, .dilation = {g->d[0], g->d[1]},
             .pad_t = g->pb[0], .pad_l = g->pb[1], .pad_b = g->pe[0], .pad_r = g->pe[1],
             .group = st->group, .weight = w, .bias = bt ? (const float *)bt->data : NULL,
-            .act = c->node->act, .threads = st->threads,
-            .src_block = c->in[0]->block, .dst_block = c->out[0]->block};
+            .act = c->sum ? c->sum_act : c->node->act, .threads = st->threads,
+            .src_block = c->in[0]->block, .dst_block = c->out[0]->block, .with_sum = c->sum != NULL};
         int r = fast_conv_create(&fd, &st->fast);
         if (r == FAST_NOMEM) {
             conv_release(st);
@@ -523,10 +523,12 @@ static cleave_status conv_run(op_call *c) {
     float *y = (float *)c->out[0]->data;
     const ir_act *act = c->node->act.kind != IR_ACT_NONE ? &c->node->act : NULL;
     if (st->fast) {
-        if (fast_conv_run(st->fast, x, y, c->scratch) != 0)
-            return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        int r = c->sum ? fast_conv_run_sum(st->fast, x, y, (const float *)c->sum->data, c->scratch)
+                       : fast_conv_run(st->fast, x, y, c->scratch);
+        if (r != 0) return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
         return CLEAVE_OK;
     }
+    if (c->sum) act = NULL; /* after the sum, below */
     int threads = c->threads < st->threads ? c->threads : st->threads;
     if (threads < 1) threads = 1;
     float *y_blk = NULL;
@@ -550,6 +552,16 @@ static cleave_status conv_run(op_call *c) {
         const cv_tensor *yt = c->out[0];
         blk_to_blocked_f32(y, y_blk, yt->dims[0], yt->dims[1], yt->dims[2] * yt->dims[3], st->dst_blk,
                            threads);
+        y = y_blk;
+    }
+    if (c->sum) { /* the executor only fuses a sum with no activation or a Relu */
+        const float *s = (const float *)c->sum->data;
+        const int64_t n = (int64_t)(cv_storage_bytes(c->out[0]) / sizeof(float));
+        const int relu = c->sum_act.kind == IR_ACT_RELU;
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + s[i];
+            y[i] = relu && v < 0.0f ? 0.0f : v; /* NaN stays NaN */
+        }
     }
     return CLEAVE_OK;
 }

@@ -25,6 +25,11 @@ typedef struct op_call {
     size_t scratch_bytes;  /* prepare: set how much run needs */
     int threads;           /* thread budget for this node */
     int fast;              /* 1: fast library kernels allowed */
+    /* Set by the executor only (a Conv whose sole consumer was an Add):
+     * y = sum_act(op(x) + sum), sum in y's shape and layout; node->act
+     * is then none. NULL otherwise. */
+    const cv_tensor *sum;
+    ir_act sum_act;
 } op_call;
 
 typedef cleave_status (*op_fn)(op_call *c);

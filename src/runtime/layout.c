@@ -2,6 +2,7 @@
  * ops that handle it stay in the backend's channel-blocked layout, and
  * 4-D uint8 ones in NHWC; everything else reads converted copies. See
  * docs/architecture.md. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/blocked.h"
@@ -186,6 +187,56 @@ void rt_build_views(rt_plan *p) {
     }
 }
 
+void rt_fuse_sums(rt_plan *p) {
+    const char *off = getenv("CLEAVE_NO_FUSE_SUM"); /* A/B runs and tests */
+    if (!p->block || (off && *off == '1')) return;
+    const ir_graph *g = p->g;
+    int nv = g->n_values;
+    int *prod = cv_malloc(sizeof(int) * ((size_t)nv + 1)), *uses = cv_calloc((size_t)nv + 1, sizeof(int));
+    int *user = cv_malloc(sizeof(int) * ((size_t)nv + 1));
+    char *is_out = cv_calloc((size_t)nv + 1, 1);
+    if (!prod || !uses || !user || !is_out) goto out; /* no fusion: still correct */
+    for (int v = 0; v < nv; v++) prod[v] = -1, user[v] = -1;
+    for (int k = 0; k < p->n_out; k++) is_out[p->out_ids[k]] = 1;
+    for (int i = 0; i < p->n_steps; i++) {
+        const ir_node *n = p->steps[i].call.node;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) uses[n->in[k]]++, user[n->in[k]] = i;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0) prod[n->out[k]] = i;
+    }
+    for (int i = 0; i < p->n_steps; i++) {
+        rt_step *s = &p->steps[i];
+        const ir_node *n = s->call.node;
+        if (n->op != OP_Conv || s->kind != LK_CONV || n->act.kind != IR_ACT_NONE || !s->call.fast) continue;
+        int y = n->out[0];
+        if (y < 0 || !p->blk[y] || is_out[y] || uses[y] != 1 || !is_4d_f32(&p->vt[y])) continue;
+        rt_step *a = &p->steps[user[y]];
+        const ir_node *an = a->call.node;
+        if (an->op != OP_Add || a->kind != LK_ELT || !a->blocked || an->n_in != 2 || a->n_conv) continue;
+        if (an->act.kind != IR_ACT_NONE && an->act.kind != IR_ACT_RELU) continue; /* padded lanes stay 0 */
+        int o = an->in[0] == y ? an->in[1] : an->in[0], z = an->out[0];
+        if (o < 0 || o == y || z < 0 || p->vt[o].data || p->blk[o] != p->blk[y] || p->blk[z] != p->blk[y])
+            continue;
+        if (prod[o] >= i || !cv_shape_eq(&p->vt[o], &p->vt[y]) || !cv_shape_eq(&p->vt[z], &p->vt[y])) continue;
+        s->fused_out = z;
+        s->sum_value = o;
+        s->sum_view = p->vt[o];
+        s->sum_view.block = p->blk[o];
+        s->call.sum = &s->sum_view;
+        s->call.sum_act = an->act;
+        cv_tensor *ov = &p->views[s->view0 + n->n_in];
+        *ov = p->vt[z];
+        ov->block = p->blk[z];
+        a->fused_away = 1;
+    }
+out:
+    cv_free(prod);
+    cv_free(uses);
+    cv_free(user);
+    cv_free(is_out);
+}
+
 /* Point every view at its value's buffer (or its conversion buffer). */
 void rt_bind_views(rt_plan *p) {
     for (int i = 0; i < p->n_steps; i++) {
@@ -194,8 +245,11 @@ void rt_bind_views(rt_plan *p) {
         int vi = s->view0;
         for (int k = 0; k < n->n_in; k++, vi++)
             if (n->in[k] >= 0) p->views[vi].data = p->vt[n->in[k]].data;
-        for (int k = 0; k < n->n_out; k++, vi++)
-            if (n->out[k] >= 0) p->views[vi].data = p->vt[n->out[k]].data;
+        for (int k = 0; k < n->n_out; k++, vi++) {
+            int v = k == 0 && s->fused_out >= 0 ? s->fused_out : n->out[k];
+            if (v >= 0) p->views[vi].data = p->vt[v].data;
+        }
+        if (s->sum_value >= 0) s->sum_view.data = p->vt[s->sum_value].data;
         for (int j = 0; j < s->n_conv; j++) {
             rt_conv *cv = &p->convs[s->conv0 + j];
             p->views[cv->view].data = p->arena + p->bufs[cv->buf].off;

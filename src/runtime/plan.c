@@ -264,6 +264,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
         memset(s, 0, sizeof *s);
         s->node = i;
         s->scratch = -1;
+        s->fused_out = s->sum_value = -1;
         s->def = op_get(n->op);
         if (!s->def) {
             char b[300];
@@ -328,6 +329,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
     }
     rt_choose_layouts(p);
     rt_build_views(p);
+    rt_fuse_sums(p);
     for (int i = 0; i < p->n_steps; i++) {
         rt_step *s = &p->steps[i];
         if (s->def->prepare) {
@@ -359,9 +361,11 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
             rt_conv *cv = &p->convs[s->conv0 + j];
             cv->buf = new_buf(p, cv_storage_bytes(&p->views[cv->view]), i);
         }
+        if (s->sum_value >= 0 && p->buf_of[s->sum_value] >= 0 && p->bufs[p->buf_of[s->sum_value]].last < i)
+            p->bufs[p->buf_of[s->sum_value]].last = i;
         for (int k = 0; k < n->n_out; k++) {
-            int v = n->out[k];
-            if (v < 0) continue;
+            int v = k == 0 && s->fused_out >= 0 ? s->fused_out : n->out[k];
+            if (v < 0 || (k == 0 && s->fused_away)) continue; /* the fused conv made it */
             int in0 = n->in[0];
             if (k == 0 && (s->def->flags & OP_F_VIEW) && in0 >= 0 && p->buf_of[in0] >= 0 &&
                 !p->blk[in0] && !p->blk[v] && !s->n_conv &&
@@ -432,7 +436,7 @@ cleave_status rt_plan_run(rt_plan *p, const cv_tensor *in) {
     }
     for (int i = 0; i < p->n_steps; i++) {
         rt_step *s = &p->steps[i];
-        if (s->alias) continue;
+        if (s->alias || s->fused_away) continue;
         uint64_t t0 = p->profile ? cv_now_ns() : 0;
         for (int j = 0; j < s->n_conv; j++) rt_run_conversion(p, &p->convs[s->conv0 + j]);
         cleave_status st = s->def->run(&s->call);

@@ -17,6 +17,11 @@ typedef struct rt_step {
     int blocked; /* runs on channel-blocked tensors */
     int conv0, n_conv; /* its input layout conversions in rt_plan.convs */
     int view0;   /* its in/out views in rt_plan.views: n_in then n_out */
+    /* Conv + Add fused (rt_fuse_sums): the conv writes the Add's output
+     * (fused_out) adding sum_value; the Add's step is fused_away. -1 / 0
+     * otherwise. */
+    int fused_out, sum_value, fused_away;
+    cv_tensor sum_view;
 } rt_step;
 
 /* An input converted to the layout its step runs in, into a buffer that
@@ -60,6 +65,11 @@ struct rt_plan {
  * own views of its inputs/outputs, and the conversions between them. */
 void rt_choose_layouts(rt_plan *p);
 void rt_build_views(rt_plan *p);
+/* With views built and before prepare: a blocked f32 Conv whose output only
+ * an equal-shape blocked Add reads, the Add's other operand computed
+ * before the conv, runs as one step (oneDNN's sum post-op; the Add's
+ * Relu, if fused into it, after the sum). */
+void rt_fuse_sums(rt_plan *p);
 /* After placement: point views at their buffers. */
 void rt_bind_views(rt_plan *p);
 /* Run one conversion (before its step). */

@@ -4,6 +4,8 @@
  * 1e-6 relative for averages), for block 8 and 16 and odd channel counts;
  * the uint8 reorders (block 16 and NHWC) and the NHWC uint8 max pool. */
 #include <float.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,18 +13,21 @@
 #include "ops/blocked.h"
 #include "ops/op.h"
 
-/* Run Conv by hand (reference kernels: fast = 0) on x with the given
- * layouts; y must be sized for the output's layout. */
-static int run_conv(const cv_tensor *x, const cv_tensor *w, const cv_tensor *b, cv_tensor *y) {
+/* Run Conv by hand on x with the given layouts (fast: the library's kernel
+ * when it has one; sum: the executor's fused Add, then Relu); y must be
+ * sized for the output's layout. */
+static int run_conv_ex(const cv_tensor *x, const cv_tensor *w, const cv_tensor *b, cv_tensor *y, int fast,
+                       const cv_tensor *sum) {
     static cleave_ctx *ctx;
     if (!ctx) cleave_ctx_create(&ctx);
     ir_node n;
     memset(&n, 0, sizeof n);
     n.name = "conv", n.op_type = "Conv", n.domain = "", n.op = OP_Conv, n.opset = 13;
-    n.act.kind = IR_ACT_RELU;
+    n.act.kind = sum ? IR_ACT_NONE : IR_ACT_RELU;
     const cv_tensor *in[3] = {x, w, b};
     cv_tensor *out[1] = {y};
-    op_call c = {.node = &n, .ctx = ctx, .n_in = 3, .n_out = 1, .in = in, .out = out, .threads = 2};
+    op_call c = {.node = &n, .ctx = ctx, .n_in = 3, .n_out = 1, .in = in, .out = out, .threads = 2,
+                 .fast = fast, .sum = sum, .sum_act = {.kind = IR_ACT_RELU}};
     const op_def *d = op_get(OP_Conv);
     int block = y->block;
     void *data = y->data;
@@ -33,6 +38,9 @@ static int run_conv(const cv_tensor *x, const cv_tensor *w, const cv_tensor *b, 
     cv_aligned_free(c.scratch);
     d->release(c.state);
     return ok;
+}
+static int run_conv(const cv_tensor *x, const cv_tensor *w, const cv_tensor *b, cv_tensor *y) {
+    return run_conv_ex(x, w, b, y, 0, NULL);
 }
 
 static float frand(unsigned *s) {
@@ -173,6 +181,56 @@ int main(void) {
             for (int64_t q = 0; q < oh * ow; q++) zero &= yb[((ch / b) * oh * ow + q) * b + ch % b] == 0.0f;
         CHECK(zero);
         free(x), free(xb), free(wt), free(bias), free(yr), free(yb), free(yp);
+    }
+    /* Conv + Add + Relu fused as the executor does (sum in the output's
+     * layout): plain and blocked, reference and fast kernels, against a
+     * naive conv + add + relu within 1e-5; padded output channels stay 0 */
+    for (int mode = 0; mode < 4; mode++) {
+        const int fast = mode & 1, b = mode & 2 ? 16 : 0;
+        const int64_t c = 24, h = 9, w = 8, k = 20, oh = 7, ow = 6, kp = 32;
+        float *x = malloc(sizeof(float) * (size_t)(c * h * w)), *xb = calloc((size_t)(32 * h * w), sizeof(float));
+        float *wt = malloc(sizeof(float) * (size_t)(k * c * 9)), *bias = malloc(sizeof(float) * (size_t)k);
+        float *s = malloc(sizeof(float) * (size_t)(k * oh * ow)), *want = malloc(sizeof(float) * (size_t)(k * oh * ow));
+        float *sb = calloc((size_t)(kp * oh * ow), sizeof(float)), *yb = calloc((size_t)(kp * oh * ow), sizeof(float));
+        float *yp = malloc(sizeof(float) * (size_t)(k * oh * ow));
+        for (int64_t i = 0; i < c * h * w; i++) x[i] = frand(&seed);
+        for (int64_t i = 0; i < k * c * 9; i++) wt[i] = frand(&seed);
+        for (int64_t i = 0; i < k; i++) bias[i] = frand(&seed);
+        for (int64_t i = 0; i < k * oh * ow; i++) s[i] = 2 * frand(&seed);
+        for (int64_t m = 0; m < k; m++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    double acc = bias[m];
+                    for (int64_t ci = 0; ci < c; ci++)
+                        for (int64_t u = 0; u < 3; u++)
+                            for (int64_t v = 0; v < 3; v++)
+                                acc += (double)x[(ci * h + i + u) * w + j + v] * wt[((m * c + ci) * 3 + u) * 3 + v];
+                    acc += s[(m * oh + i) * ow + j];
+                    want[(m * oh + i) * ow + j] = acc > 0 ? (float)acc : 0.0f;
+                }
+        cv_tensor tw = {.dtype = CV_F32, .ndim = 4, .dims = {k, c, 3, 3}, .data = wt};
+        cv_tensor tb = {.dtype = CV_F32, .ndim = 1, .dims = {k}, .data = bias};
+        cv_tensor tx = {.dtype = CV_F32, .ndim = 4, .dims = {1, c, h, w}, .data = x};
+        cv_tensor ts = {.dtype = CV_F32, .ndim = 4, .dims = {1, k, oh, ow}, .data = s};
+        cv_tensor ty = {.dtype = CV_F32, .data = yp};
+        if (b) {
+            blk_to_blocked_f32(x, xb, 1, c, h * w, b, 1);
+            blk_to_blocked_f32(s, sb, 1, k, oh * ow, b, 1);
+            tx.data = xb, tx.block = b, ts.data = sb, ts.block = b, ty.data = yb, ty.block = b;
+        }
+        CHECK(run_conv_ex(&tx, &tw, &tb, &ty, fast, &ts));
+        if (b) blk_to_plain_f32(yb, yp, 1, k, oh * ow, b, 1);
+        int close = 1;
+        for (int64_t i = 0; i < k * oh * ow; i++) close &= fabsf(yp[i] - want[i]) <= 1e-5f + 1e-5f * fabsf(want[i]);
+        if (!close) fprintf(stderr, "conv + sum (fast %d, block %d) differs from conv + add + relu\n", fast, b);
+        CHECK(close);
+        if (b) {
+            int zero = 1;
+            for (int64_t ch = k; ch < kp; ch++)
+                for (int64_t q = 0; q < oh * ow; q++) zero &= yb[((ch / b) * oh * ow + q) * b + ch % b] == 0.0f;
+            CHECK(zero);
+        }
+        free(x), free(xb), free(wt), free(bias), free(s), free(want), free(sb), free(yb), free(yp);
     }
     /* uint8: NHWC (b == C) and nChw16c reorders round-trip with zero
      * padding; the NHWC max pool equals the plain one exactly (3x3 s2 p1,

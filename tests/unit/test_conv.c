@@ -58,7 +58,7 @@ static cleave_status call_op(int op, tnode *t, int n_in, cv_tensor *in, int n_ou
     }
     for (int k = 0; k < n_out; k++)
         outp[k] = &out[k];
-    op_call c = {&t->n, g_ctx, n_in, n_out, inp, outp, NULL, NULL, 0, threads, 0};
+    op_call c = {.node = &t->n, .ctx = g_ctx, .n_in = n_in, .n_out = n_out, .in = inp, .out = outp, .threads = threads, .fast = 0};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;

@@ -57,7 +57,7 @@ static cleave_status call_op(tnode *t, int n_in, const cv_tensor **in, int n_out
         outp[k] = &out[k];
     }
     t->n.n_in = n_in, t->n.n_out = n_out;
-    op_call c = {&t->n, g_ctx, n_in, n_out, in, outp, NULL, NULL, 0, threads, 0};
+    op_call c = {.node = &t->n, .ctx = g_ctx, .n_in = n_in, .n_out = n_out, .in = in, .out = outp, .threads = threads, .fast = 0};
     cleave_ctx_clear_error(g_ctx);
     if (!d) return CLEAVE_E_UNSUPPORTED;
     cleave_status st = d->infer(&c);
@@ -656,7 +656,7 @@ static void test_castlike(void) {
     tnode t;
     tn_init(&t, OP_Cast, 15);
     t.n.op_type = "CastLike";
-    op_call c = {&t.n, g_ctx, 2, 1, in, outp, NULL, NULL, 0, 1, 0};
+    op_call c = {.node = &t.n, .ctx = g_ctx, .n_in = 2, .n_out = 1, .in = in, .out = outp, .threads = 1, .fast = 0};
     const op_def *d = &op_def_CastLike;
     CHECK(d->infer(&c) == CLEAVE_OK && o.dtype == CV_I8 && o.ndim == 1);
     CHECK(d->prepare(&c) == CLEAVE_OK);

@@ -67,7 +67,7 @@ static cleave_status call_op(int op, tnode *t, int n_in, const cv_tensor **in, i
         memset(&out[k], 0, sizeof out[k]);
         outp[k] = &out[k];
     }
-    op_call c = {&t->n, g_ctx, n_in, n_out, in, outp, NULL, NULL, 0, threads, 0};
+    op_call c = {.node = &t->n, .ctx = g_ctx, .n_in = n_in, .n_out = n_out, .in = in, .out = outp, .threads = threads, .fast = 0};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;

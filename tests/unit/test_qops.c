@@ -70,7 +70,7 @@ static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_te
     }
     for (int k = 0; k < n_out; k++) outp[k] = &out[k];
     if (g_nhwc) shape_in[0].block = (int)in[0].dims[1];
-    op_call c = {&t->n, g_ctx, n_in, n_out, inp, outp, NULL, NULL, 0, threads, fast};
+    op_call c = {.node = &t->n, .ctx = g_ctx, .n_in = n_in, .n_out = n_out, .in = inp, .out = outp, .threads = threads, .fast = fast};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;

@@ -161,7 +161,7 @@ static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, cv_tensor *out, 
         if (!(const_mask >> k & 1)) shape_in[k].data = NULL;
         inp[k] = &shape_in[k];
     }
-    op_call c = {&t->n, g_ctx, n_in, 1, inp, outp, NULL, NULL, 0, threads, 0};
+    op_call c = {.node = &t->n, .ctx = g_ctx, .n_in = n_in, .n_out = 1, .in = inp, .out = outp, .threads = threads, .fast = 0};
     cleave_ctx_clear_error(g_ctx);
     cleave_status st = d->infer(&c);
     if (st) return st;
