@@ -634,7 +634,7 @@ int cmd_edge(int argc, char **argv) {
         fprintf(sumf, "%-3d %-14s %5d %7s %8.2f %8.2f %8.2f %8.2f %+8.1f %8.2f %8.2f %9.2f %6d%s\n", p->id, p->method,
                 s.n, top, s.p50, s.p99, s.mean, pred, 100.0 * (pred - s.mean) / s.mean, s.edge,
                 s.transfer, s.server, s.fallbacks, p->recommended ? "  (recommended)" : "");
-        json_array_append_new(sj, edge_summary_json(&r, &s));
+        json_array_append_new(sj, edge_summary_json(&r, &s, adaptive));
     }
     sol_summary all;
     edge_summarize(&r, rv, nr, -1, &all);
@@ -646,7 +646,7 @@ int cmd_edge(int argc, char **argv) {
         json_t *root = json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:i,s:o,s:o}", "format", "cleave-run", "plan", plan_p,
                                  "server", server, "edge_slowdown", r.slowdown, "rtt_ms", r.rtt_ms, "answers", all.n,
                                  "answered_on_device", all.fallbacks, "switches", r.n_switches, "all",
-                                 edge_summary_json(&r, &all), "solutions", sj);
+                                 edge_summary_json(&r, &all, adaptive), "solutions", sj);
         if (json_dump_file(root, sum_p, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
             fprintf(stderr, "cleave run: cannot write %s\n", sum_p);
             json_decref(root);

@@ -90,6 +90,10 @@ int edge_choose(edge_run *r, int cur, double *pred);
 double edge_pct(double *v, int n, double p);
 /* Figures of solution sol (or all, sol < 0) over rv[0..n). */
 void edge_summarize(const edge_run *r, const rec *rv, int n, int sol, sol_summary *s);
-json_t *edge_summary_json(const edge_run *r, const sol_summary *s);
+/* Its JSON: measured figures, the plan's prediction (with codec_ms), each
+ * request's mean prediction (predicted_per_request_ms), and error_pct
+ * against the one the table shows: the per-request one when adapting,
+ * the plan's otherwise. */
+json_t *edge_summary_json(const edge_run *r, const sol_summary *s, int adaptive);
 
 #endif

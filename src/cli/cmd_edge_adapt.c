@@ -163,7 +163,7 @@ void edge_summarize(const edge_run *r, const rec *rv, int n, int sol, sol_summar
     cv_free(t);
 }
 
-json_t *edge_summary_json(const edge_run *r, const sol_summary *s) {
+json_t *edge_summary_json(const edge_run *r, const sol_summary *s, int adaptive) {
     const plan_file_solution *p = s->sol >= 0 ? &r->pf.sol[s->sol] : NULL;
     json_t *o = json_object();
     if (p) {
@@ -180,11 +180,13 @@ json_t *edge_summary_json(const edge_run *r, const sol_summary *s) {
                           s->server, "decode_ms", s->decode, "body_bytes", s->sent, "wire_body_bytes", s->wire);
     json_object_set_new(o, "measured", m);
     if (p) {
-        json_object_set_new(o, "predicted", json_pack("{s:f,s:f,s:f,s:f,s:f}", "total_ms", p->total_ms, "edge_ms",
-                                                      p->edge_ms, "transfer_ms", p->transfer_ms, "cloud_ms",
-                                                      p->cloud_ms, "sent_bytes", p->sent_bytes));
-        if (s->n && s->mean > 0)
-            json_object_set_new(o, "error_pct", json_real(100.0 * (p->total_ms - s->mean) / s->mean));
+        json_object_set_new(o, "predicted", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "total_ms", p->total_ms, "edge_ms",
+                                                      p->edge_ms, "transfer_ms", p->transfer_ms, "codec_ms",
+                                                      p->codec_ms, "cloud_ms", p->cloud_ms, "sent_bytes",
+                                                      p->sent_bytes));
+        if (s->n) json_object_set_new(o, "predicted_per_request_ms", json_real(s->pred_req));
+        double pred = adaptive ? s->pred_req : p->total_ms;
+        if (s->n && s->mean > 0) json_object_set_new(o, "error_pct", json_real(100.0 * (pred - s->mean) / s->mean));
     }
     return o;
 }
