@@ -20,6 +20,10 @@ typedef struct esol {
     rt_plan *tail; /* codes -> cloud outputs, for the local answer (lazy) */
     int *head_slot; /* per crossing: head output index, or -1 = it is the graph input */
     int n_head_out;
+    /* the request's JSON header, the same for every request of this
+     * solution but the id (8 digits at id_off), kept from the first */
+    char *req_hdr;
+    size_t req_hdr_len, id_off;
 } esol;
 
 typedef struct rec {
