@@ -64,16 +64,12 @@ void edge_bw_sample(edge_run *r, double payload, double xfer_ms) {
     r->bw.last_ms = cv_now_ms();
 }
 
-void edge_probe(edge_run *r) {
-    /* about 30 ms of data at the current estimate, 8 KB .. 32 KB: a big
-     * probe sent just before the link falls would hold the next requests
-     * behind it for seconds (256 KB at 1 Mbit/s: 2 s) */
-    double bytes = r->bw.mbit * 1e6 / 8 * 0.03;
-    if (bytes < 8192) bytes = 8192;
-    if (bytes > 32768) bytes = 32768;
-    size_t n = (size_t)bytes;
+/* POST n bytes to the link-test sink; a bandwidth sample from it. The
+ * transfer's ms on the wire (server time out), or -1. */
+static double probe_once(edge_run *r, size_t n) {
+    double wire_ms = -1;
     uint8_t *buf = cv_calloc(n, 1);
-    if (!buf) return;
+    if (!buf) return -1;
     for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(i * 2654435761u >> 24); /* incompressible-ish */
     net_http_result res;
     double rtt = r->rtt_ms, bucket = edge_bucket_now(r, 0);
@@ -88,11 +84,33 @@ void edge_probe(edge_run *r) {
         json_t *o = json_loadb((const char *)res.body, res.body_len, 0, NULL);
         double server = o ? json_number_value(json_object_get(o, "server_ms")) : 0;
         json_decref(o);
-        edge_bw_sample(r, (double)n, res.t.curl_total_ms - server);
+        wire_ms = res.t.curl_total_ms - server;
+        edge_bw_sample(r, (double)n, wire_ms);
     } else {
         cleave_ctx_clear_error(r->ctx);
     }
     net_http_result_free(&res);
+    return wire_ms;
+}
+
+void edge_probe(edge_run *r) {
+    /* about 30 ms of data at the current estimate, 8 KB .. 32 KB: a big
+     * probe sent just before the link falls would hold the next requests
+     * behind it for seconds (256 KB at 1 Mbit/s: 2 s) */
+    double bytes = r->bw.mbit * 1e6 / 8 * 0.03;
+    if (bytes < 8192) bytes = 8192;
+    if (bytes > 32768) bytes = 32768;
+    double ms = probe_once(r, (size_t)bytes);
+    /* Done in under 3 ms: the link is fast, and the probe went mostly in
+     * the shaper's burst (25 KB at 200 Mbit/s), a coarse sample. Now that
+     * the link has shown it is fast, a second one of about 30 ms at the
+     * new estimate (4x the first .. 256 KB) times the rate itself. */
+    if (ms >= 0 && ms < 3.0) {
+        double big = r->bw.mbit * 1e6 / 8 * 0.03;
+        if (big < 4 * bytes) big = 4 * bytes;
+        if (big > 262144) big = 262144;
+        probe_once(r, (size_t)big);
+    }
 }
 
 /* The solution to run at the estimated bandwidth. Hysteresis against
