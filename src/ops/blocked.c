@@ -131,16 +131,32 @@ void blk_global_pool_f32(const float *x, float *y, int64_t n, int64_t cb, int64_
 }
 
 void blk_concat_f32(const float *const *x, const int64_t *c, int nx, float *y, int64_t n,
-                    int64_t hw, int b) {
+                    int64_t hw, int b, int threads) {
     int64_t ctot = 0;
     for (int k = 0; k < nx; k++) ctot += c[k];
-    for (int64_t i = 0; i < n; i++) {
-        float *d = y + i * ctot * hw;
-        for (int k = 0; k < nx; k++) {
-            size_t sz = (size_t)(c[k] * hw);
-            memcpy(d, x[k] + i * sz, sz * sizeof(float));
-            d += sz;
+    const int64_t total = n * ctot * hw;
+    if (threads <= 1 || total < 65536) {
+        for (int64_t i = 0; i < n; i++) {
+            float *d = y + i * ctot * hw;
+            for (int k = 0; k < nx; k++) {
+                size_t sz = (size_t)(c[k] * hw);
+                memcpy(d, x[k] + i * sz, sz * sizeof(float));
+                d += sz;
+            }
         }
+        return;
+    }
+    /* the output split into equal spans, each thread copying its own
+     * (with blocked channels every input is one contiguous run per image) */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; t++) {
+        int64_t lo = total * t / threads, hi = total * (t + 1) / threads, at = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int k = 0; k < nx; k++) {
+                int64_t sz = c[k] * hw, s0 = lo > at ? lo : at, s1 = hi < at + sz ? hi : at + sz;
+                if (s1 > s0) memcpy(y + s0, x[k] + i * sz + (s0 - at), (size_t)(s1 - s0) * sizeof(float));
+                at += sz;
+            }
     }
     (void)b;
 }

@@ -39,6 +39,6 @@ void blk_global_pool_f32(const float *x, float *y, int64_t n, int64_t cb, int64_
                          int is_max, int threads);
 /* Concatenate along channels, every input's C a multiple of B. */
 void blk_concat_f32(const float *const *x, const int64_t *c, int nx, float *y, int64_t n,
-                    int64_t hw, int b);
+                    int64_t hw, int b, int threads);
 
 #endif

@@ -581,7 +581,8 @@ static cleave_status concat_run(op_call *c) {
         if (c->n_in > 64) return op_fail(c, CLEAVE_E_INTERNAL, "blocked concat of more than 64 inputs");
         for (int k = 0; k < c->n_in; k++) xs[k] = c->in[k]->data, cs[k] = c->in[k]->dims[1];
         const cv_tensor *y = c->out[0];
-        blk_concat_f32(xs, cs, c->n_in, y->data, y->dims[0], y->dims[2] * y->dims[3], y->block);
+        blk_concat_f32(xs, cs, c->n_in, y->data, y->dims[0], y->dims[2] * y->dims[3], y->block,
+                       c->threads > 1 ? c->threads : 1);
         return CLEAVE_OK;
     }
     int axis;

@@ -126,10 +126,11 @@ int main(void) {
             }
             free(x), free(xb), free(back), free(yr), free(yb), free(yp);
         }
-    /* concat of channel counts that are multiples of the block */
-    for (int bi = 0; bi < 2; bi++) {
-        int b = blocks[bi];
-        int64_t n = 2, hw = 5, c[3] = {b, 2 * b, b}, ct = 4 * b;
+    /* concat of channel counts that are multiples of the block: small (one
+     * thread copies) and large (split between threads: 1, 2, 3) */
+    for (int ci = 0; ci < 8; ci++) {
+        int b = blocks[ci & 1], threads = 1 + (ci >> 2) * (1 + ((ci >> 1) & 1));
+        int64_t n = 2, hw = ci & 4 ? 2053 : 5, c[3] = {b, 2 * b, b}, ct = 4 * b;
         float *xs[3], *xbs[3], *y = malloc(sizeof(float) * (size_t)(n * ct * hw));
         float *yp = malloc(sizeof(float) * (size_t)(n * ct * hw));
         for (int k = 0; k < 3; k++) {
@@ -138,7 +139,7 @@ int main(void) {
             for (int64_t i = 0; i < n * c[k] * hw; i++) xs[k][i] = frand(&seed);
             blk_to_blocked_f32(xs[k], xbs[k], n, c[k], hw, b, 1);
         }
-        blk_concat_f32((const float *const *)xbs, c, 3, y, n, hw, b);
+        blk_concat_f32((const float *const *)xbs, c, 3, y, n, hw, b, threads);
         blk_to_plain_f32(y, yp, n, ct, hw, b, 1);
         int ok = 1;
         for (int64_t i = 0; i < n; i++) {
