@@ -7,35 +7,39 @@
 #include <float.h>
 #include <string.h>
 
-void blk_to_blocked_f32(const float *src, float *dst, int64_t n, int64_t c, int64_t hw, int b,
-                        int threads) {
-    int64_t cb = (c + b - 1) / b;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 65536)
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < cb; j++) {
-            float *d = dst + (i * cb + j) * hw * b;
-            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
-            const float *s = src + (i * c + c0) * hw;
-            for (int64_t p = 0; p < hw; p++) {
-                for (int64_t k = 0; k < cn; k++) d[p * b + k] = s[k * hw + p];
-                for (int64_t k = cn; k < b; k++) d[p * b + k] = 0.0f;
-            }
-        }
-}
-
-void blk_to_plain_f32(const float *src, float *dst, int64_t n, int64_t c, int64_t hw, int b,
-                      int threads) {
-    int64_t cb = (c + b - 1) / b;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 65536)
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < cb; j++) {
-            const float *s = src + (i * cb + j) * hw * b;
-            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
-            float *d = dst + (i * c + c0) * hw;
-            for (int64_t k = 0; k < cn; k++)
-                for (int64_t p = 0; p < hw; p++) d[k * hw + p] = s[p * b + k];
-        }
-}
+/* NCHW <-> nChw<B>c for element type T, threaded when the tensor has at
+ * least PAR elements. */
+#define BLK_REORDERS(TO, FROM, T, PAR)                                                             \
+    void TO(const T *src, T *dst, int64_t n, int64_t c, int64_t hw, int b, int threads) {         \
+        const int64_t cb = (c + b - 1) / b;                                                        \
+        const int par = threads > 1 && n * c * hw > (PAR);                                         \
+        _Pragma("omp parallel for collapse(2) num_threads(threads) if (par)")                     \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            for (int64_t j = 0; j < cb; j++) {                                                     \
+                T *d = dst + (i * cb + j) * hw * b;                                                \
+                int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;                                  \
+                const T *s = src + (i * c + c0) * hw;                                              \
+                for (int64_t p = 0; p < hw; p++) {                                                 \
+                    for (int64_t k = 0; k < cn; k++) d[p * b + k] = s[k * hw + p];                 \
+                    for (int64_t k = cn; k < b; k++) d[p * b + k] = 0;                             \
+                }                                                                                  \
+            }                                                                                      \
+    }                                                                                              \
+    void FROM(const T *src, T *dst, int64_t n, int64_t c, int64_t hw, int b, int threads) {       \
+        const int64_t cb = (c + b - 1) / b;                                                        \
+        const int par = threads > 1 && n * c * hw > (PAR);                                         \
+        _Pragma("omp parallel for collapse(2) num_threads(threads) if (par)")                     \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            for (int64_t j = 0; j < cb; j++) {                                                     \
+                const T *s = src + (i * cb + j) * hw * b;                                          \
+                int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;                                  \
+                T *d = dst + (i * c + c0) * hw;                                                    \
+                for (int64_t k = 0; k < cn; k++)                                                   \
+                    for (int64_t p = 0; p < hw; p++) d[k * hw + p] = s[p * b + k];                 \
+            }                                                                                      \
+    }
+BLK_REORDERS(blk_to_blocked_f32, blk_to_plain_f32, float, 65536)
+BLK_REORDERS(blk_to_blocked_b8, blk_to_plain_b8, uint8_t, 262144)
 
 /* B-lane accumulators as GCC/Clang vector types (lowered to SSE/AVX/NEON
  * as the target allows; gcc does not vectorise the plain max loop). */
@@ -159,36 +163,6 @@ void blk_concat_f32(const float *const *x, const int64_t *c, int nx, float *y, i
             }
     }
     (void)b;
-}
-
-void blk_to_blocked_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
-                       int threads) {
-    int64_t cb = (c + b - 1) / b;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 262144)
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < cb; j++) {
-            uint8_t *d = dst + (i * cb + j) * hw * b;
-            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
-            const uint8_t *s = src + (i * c + c0) * hw;
-            for (int64_t p = 0; p < hw; p++) {
-                for (int64_t k = 0; k < cn; k++) d[p * b + k] = s[k * hw + p];
-                for (int64_t k = cn; k < b; k++) d[p * b + k] = 0;
-            }
-        }
-}
-
-void blk_to_plain_b8(const uint8_t *src, uint8_t *dst, int64_t n, int64_t c, int64_t hw, int b,
-                     int threads) {
-    int64_t cb = (c + b - 1) / b;
-#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && n * c * hw > 262144)
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < cb; j++) {
-            const uint8_t *s = src + (i * cb + j) * hw * b;
-            int64_t c0 = j * b, cn = c - c0 < b ? c - c0 : b;
-            uint8_t *d = dst + (i * c + c0) * hw;
-            for (int64_t k = 0; k < cn; k++)
-                for (int64_t p = 0; p < hw; p++) d[k * hw + p] = s[p * b + k];
-        }
 }
 
 /* Every output pixel: the channel-wise max of its window's pixels, the
