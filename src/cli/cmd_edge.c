@@ -87,8 +87,8 @@ static void dilate(const edge_run *r, double host_ms) { cv_sleep_ms((r->slowdown
  * replaced, then each tensor's binary section (packed codes or raw
  * bytes): after an idle wait the JSON library's code is cold, and
  * rebuilding the same header cost about 50 us of edge CPU per request. */
-static cleave_status encode_request(edge_run *r, esol *e, const net_v2_input *vin, int n, int idx, net_buf *body,
-                                    size_t *hl) {
+static cleave_status encode_request(edge_run *r, esol *e, const net_v2_input *vin, int n, int idx,
+                                    net_buf *body, size_t *hl) {
     char id[16];
     snprintf(id, sizeof id, "%08d", idx % 100000000);
     if (!e->req_hdr) {
@@ -107,7 +107,8 @@ static cleave_status encode_request(edge_run *r, esol *e, const net_v2_input *vi
     size_t total = e->req_hdr_len;
     for (int c = 0; c < n; c++) {
         size_t numel = (size_t)cv_numel(vin[c].t);
-        total += vin[c].quant_bits ? q_packed_bytes(numel, vin[c].quant_bits) : numel * cv_dtype_size(vin[c].t->dtype);
+        total += vin[c].quant_bits ? q_packed_bytes(numel, vin[c].quant_bits)
+                                   : numel * cv_dtype_size(vin[c].t->dtype);
     }
     CV_TRY(net_buf_reserve(r->ctx, body, total));
     memcpy(body->data, e->req_hdr, e->req_hdr_len);
@@ -300,7 +301,8 @@ static cleave_status run_one(edge_run *r, int k, const float *x, rec *o) {
     }
     net_http_result res;
     net_http_client_set_timeout(r->http, r->timeout_ms);
-    double t2 = cv_now_ms(), bucket = edge_bucket_now(r, r->rtt_ms / 2); /* sent after half the RTT */
+    /* the bucket when the bytes leave: after the first half of the RTT */
+    double t2 = cv_now_ms(), bucket = edge_bucket_now(r, r->rtt_ms / 2);
     st = net_http_client_post_h(r->http, r->infer_url, "application/octet-stream", hdrs, nh, send, send_len, &res);
     double http_ms = cv_now_ms() - t2;
     edge_bucket_spend(r, (double)send_len, bucket);

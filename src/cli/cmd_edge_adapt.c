@@ -14,11 +14,14 @@
 static double bucket_at(const edge_run *r, double mbit, double lead_ms) {
     double burst = r->link.burst_bytes > 0 ? r->link.burst_bytes : 0;
     if (r->bucket_ms <= 0) return burst;
-    double b = r->bucket_bytes + (cv_now_ms() + lead_ms - r->bucket_ms) * mbit * 125.0; /* Mbit/s = 125 B/ms */
+    /* 1 Mbit/s = 125 bytes per ms */
+    double b = r->bucket_bytes + (cv_now_ms() + lead_ms - r->bucket_ms) * mbit * 125.0;
     return b < burst ? b : burst;
 }
 
-double edge_bucket_now(const edge_run *r, double lead_ms) { return bucket_at(r, r->bw.mbit, lead_ms); }
+double edge_bucket_now(const edge_run *r, double lead_ms) {
+    return bucket_at(r, r->bw.mbit, lead_ms);
+}
 
 void edge_bucket_spend(edge_run *r, double payload, double before) {
     double left = before - cost_link_wire_bytes(&r->link, payload);
@@ -198,13 +201,14 @@ json_t *edge_summary_json(const edge_run *r, const sol_summary *s, int adaptive)
                           s->server, "decode_ms", s->decode, "body_bytes", s->sent, "wire_body_bytes", s->wire);
     json_object_set_new(o, "measured", m);
     if (p) {
-        json_object_set_new(o, "predicted", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "total_ms", p->total_ms, "edge_ms",
-                                                      p->edge_ms, "transfer_ms", p->transfer_ms, "codec_ms",
-                                                      p->codec_ms, "cloud_ms", p->cloud_ms, "sent_bytes",
-                                                      p->sent_bytes));
+        json_t *pj = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "total_ms", p->total_ms, "edge_ms", p->edge_ms,
+                               "transfer_ms", p->transfer_ms, "codec_ms", p->codec_ms, "cloud_ms",
+                               p->cloud_ms, "sent_bytes", p->sent_bytes);
+        json_object_set_new(o, "predicted", pj);
         if (s->n) json_object_set_new(o, "predicted_per_request_ms", json_real(s->pred_req));
         double pred = adaptive ? s->pred_req : p->total_ms;
-        if (s->n && s->mean > 0) json_object_set_new(o, "error_pct", json_real(100.0 * (pred - s->mean) / s->mean));
+        if (s->n && s->mean > 0)
+            json_object_set_new(o, "error_pct", json_real(100.0 * (pred - s->mean) / s->mean));
     }
     return o;
 }

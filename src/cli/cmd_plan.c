@@ -115,7 +115,8 @@ static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_fe
 }
 
 /* Top-1 of output k and agreement with ref (both on the same data). */
-static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, int k, plan_measured *m) {
+static void score(const quant_outputs *o, const quant_outputs *ref, const cli_dataset *ds, int k,
+                  plan_measured *m) {
     int64_t per = o->per_sample[k];
     int correct = 0, agree = 0, ref_correct = 0, labelled = cli_dataset_label(ds, 0) >= 0;
     for (int i = 0; i < o->n; i++) {
@@ -156,9 +157,9 @@ static int same_config(const plan_exit_choice *a, const plan_exit_choice *b, int
 
 /* --measure with --exits: the top-1 of every configuration of the map on
  * its own exit (each distinct one measured once). */
-static cleave_status measure_map(cleave_ctx *ctx, const cli_qmodel *m, plan_config_map *map, const quant_config *cfg,
-                                 const quant_stats *st, quant_data *qd, const quant_outputs *ref,
-                                 const cli_dataset *ds, int quiet) {
+static cleave_status measure_map(cleave_ctx *ctx, const cli_qmodel *m, plan_config_map *map,
+                                 const quant_config *cfg, const quant_stats *st, quant_data *qd,
+                                 const quant_outputs *ref, const cli_dataset *ds, int quiet) {
     for (int i = 0; i < map->n; i++) {
         plan_exit_choice *c = &map->c[i];
         for (int j = 0; j < i && isnan(c->measured_acc); j++)
@@ -167,7 +168,8 @@ static cleave_status measure_map(cleave_ctx *ctx, const cli_qmodel *m, plan_conf
         if (!quiet) cli_progress((void *)"plan: measuring the configuration map", i + 1, map->n);
         quant_outputs o = {0};
         cleave_status s = measure_bits(ctx, m, c->sol.wbits, c->sol.abits, cfg, st, qd, &o);
-        if (!s && c->exit >= o.n_out) s = cv_fail(ctx, CLEAVE_E_INTERNAL, "plan: exit %d has no output", c->exit + 1);
+        if (!s && c->exit >= o.n_out)
+            s = cv_fail(ctx, CLEAVE_E_INTERNAL, "plan: exit %d has no output", c->exit + 1);
         if (!s) {
             plan_measured pm;
             score(&o, ref, ds, c->exit, &pm);
@@ -196,8 +198,8 @@ static void print_map(const plan_config_map *m, const plan_dag *dag, const char 
         char ma[16] = "";
         if (measured) snprintf(ma, sizeof ma, " %9.2f", c->measured_acc);
         printf("%9.3g  %d %-20.20s %-7s %9.2f %9.2f%s %5d  %s\n", c->mbit, c->exit + 1,
-               names[c->exit] ? names[c->exit] : "", c->meets ? "yes" : "NO", c->sol.total_ms, c->accuracy, ma,
-               c->sol.n_edge, sent);
+               names[c->exit] ? names[c->exit] : "", c->meets ? "yes" : "NO", c->sol.total_ms,
+               c->accuracy, ma, c->sol.n_edge, sent);
     }
 }
 
@@ -535,7 +537,8 @@ int cmd_plan(int argc, char **argv) {
             if (!s) score(&o, &ref, &ds, o.n_out - 1, &meas[k]);
             quant_outputs_free(&o);
         }
-        if (!s && exits && cli_dataset_label(&ds, 0) >= 0) s = measure_map(ctx, &m, &cmap, &cfg, &st, &qd, &ref, &ds, json);
+        if (!s && exits && cli_dataset_label(&ds, 0) >= 0)
+            s = measure_map(ctx, &m, &cmap, &cfg, &st, &qd, &ref, &ds, json);
         cv_aligned_free(xt.data);
         if (s) goto err;
     }

@@ -218,7 +218,8 @@ void rt_fuse_sums(rt_plan *p) {
         int o = an->in[0] == y ? an->in[1] : an->in[0], z = an->out[0];
         if (o < 0 || o == y || z < 0 || p->vt[o].data || p->blk[o] != p->blk[y] || p->blk[z] != p->blk[y])
             continue;
-        if (prod[o] >= i || !cv_shape_eq(&p->vt[o], &p->vt[y]) || !cv_shape_eq(&p->vt[z], &p->vt[y])) continue;
+        if (prod[o] >= i || !cv_shape_eq(&p->vt[o], &p->vt[y]) || !cv_shape_eq(&p->vt[z], &p->vt[y]))
+            continue;
         s->fused_out = z;
         s->sum_value = o;
         s->sum_view = p->vt[o];
@@ -263,8 +264,9 @@ void rt_run_conversion(rt_plan *p, const rt_conv *cv) {
     int from = p->blk[cv->value];
     int64_t hw = src->dims[2] * src->dims[3];
     if (src->dtype == CV_U8) {
-        if (from) blk_to_plain_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, from, p->ctx->threads);
-        else blk_to_blocked_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, dst->block, p->ctx->threads);
+        const int nt = p->ctx->threads;
+        if (from) blk_to_plain_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, from, nt);
+        else blk_to_blocked_b8(src->data, dst->data, src->dims[0], src->dims[1], hw, dst->block, nt);
         return;
     }
     if (from) blk_to_plain_f32(src->data, dst->data, src->dims[0], src->dims[1], hw, from, p->ctx->threads);
