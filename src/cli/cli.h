@@ -7,6 +7,7 @@
 #include "base/base.h"
 #include "base/tensor.h"
 #include "ir/graph.h"
+#include "ops/fast.h"
 #include "runtime/optimize.h"
 #include "runtime/runtime.h"
 

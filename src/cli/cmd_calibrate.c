@@ -146,6 +146,7 @@ static cleave_status additivity(cleave_ctx *ctx, const cli_qmodel *m, const quan
 }
 
 int cmd_calibrate(int argc, char **argv) {
+    fast_set_deterministic(1); /* accuracy figures: the same bits every run */
     const char *model = NULL, *data = NULL, *outp = NULL, *method = "mse";
     int n = 512, batch = 32, bins = Q_HIST_DEFAULT_BINS, tables = 1, table_n = 256, threads = 1;
     int add_k = 0, seed = 0, tbits[8] = {2, 4, 6, 8}, n_tbits = 4, rc = 1;

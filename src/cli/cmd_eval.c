@@ -120,6 +120,7 @@ static cleave_status eval_ort(cleave_ctx *ctx, const ir_graph *g, const cli_data
 }
 
 int cmd_eval(int argc, char **argv) {
+    fast_set_deterministic(1); /* accuracy figures: the same bits every run */
     const char *model = NULL, *data = NULL, *bits = NULL, *stats_path = NULL;
     int uw = 0, ua = 0, calib_n = 512, n = 0, batch = 100, threads = 1, as_json = 0, rc = 1;
     int use_ort = 0, sim = 0, n_int = 0;

@@ -281,6 +281,7 @@ static cleave_status plan_exits(cleave_ctx *ctx, const char *model, const cli_qm
 }
 
 int cmd_plan(int argc, char **argv) {
+    fast_set_deterministic(1); /* accuracy figures: the same bits every run */
     const char *model = NULL, *edge_path = NULL, *cloud_path = NULL, *link_s = NULL, *mem_s = NULL,
                *stats_path = NULL, *data = "random", *eprof_p = NULL, *eprof8_p = NULL, *cprof_p = NULL,
                *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8", *bw_s = "0.05,0.1,0.25,0.5,1,1.5,3,10",

@@ -29,6 +29,7 @@ static void help(void) {
 }
 
 int cmd_quantize(int argc, char **argv) {
+    fast_set_deterministic(1); /* accuracy figures: the same bits every run */
     const char *model = NULL, *bits = NULL, *stats_path = NULL, *data = NULL, *outp = NULL;
     int uw = 0, ua = 0, calib_n = 512, threads = 1, rc = 1;
     const cli_int_opt ints[] = {{"--calib-n", 1, 1 << 20, &calib_n},

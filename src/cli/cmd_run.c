@@ -46,6 +46,7 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--plan")) return cmd_edge(argc, argv);
 #endif
+    fast_set_deterministic(1); /* the same output bits every run */
     const char *model = NULL, *output = NULL, *format = "npy";
     const char *in_arg[CLI_MAX_INPUTS];
     int n_arg = 0, threads = 1, ref = 0, raw = 0, show_time = 0, rc = 1;

@@ -65,6 +65,13 @@ typedef struct fast_conv_desc {
  * blocking is not worth it. Constant for the process. */
 int fast_block_size(void);
 
+/* 1: kernels are chosen without timing them (fast_conv_create otherwise
+ * times two candidate kernels of a big blocked conv and keeps the faster,
+ * and two kernels round differently), so the same model gives the same
+ * bits in every run: for accuracy evaluation, not for latency. Also set
+ * by CLEAVE_DETERMINISTIC=1 in the environment. Call before compiling. */
+void fast_set_deterministic(int on);
+
 /* FAST_OK with *state set; FAST_NO when no backend, an unsupported shape,
  * or only a slow (reference) library kernel exists; FAST_NOMEM on OOM.
  * The state owns copies of weight and bias in the library's layout. */

@@ -51,6 +51,12 @@ fi
 "$CLEAVE" quantize "$MODEL" --uniform 4,8 --stats "$T/stats.json" -o "$T/q.onnx" >/dev/null \
   && "$CLEAVE" inspect "$T/q.onnx" | grep -q QLinearConv && ok "quantize: exported model runs on integer convolutions" \
   || bad "quantize/inspect of the QDQ export"
+# accuracy figures are deterministic: the same evaluation twice gives the
+# same bytes (fast kernels chosen without timing them in eval)
+e1=$("$CLEAVE" eval "$MODEL" --data fashion-mnist --n 100 --uniform 8,8 --stats "$T/stats.json" --json 2>/dev/null)
+e2=$("$CLEAVE" eval "$MODEL" --data fashion-mnist --n 100 --uniform 8,8 --stats "$T/stats.json" --json 2>/dev/null)
+[ -n "$e1" ] && [ "$e1" = "$e2" ] && ok "eval twice: identical output ($(echo "$e1" | grep -o '"sqnr_db": [0-9.]*' | head -1))" \
+  || bad "eval is not deterministic"
 # uint8 activations stay NHWC between the integer convolutions (fast
 # kernels): the output equals the reference convolution's on the same
 # layout bit for bit, at 1 and 2 threads

@@ -7,6 +7,7 @@
  * reordered through scratch (see conv_pick_layout for the measured rule).
  * Run binds the caller's buffers and scratch and executes 1-4 primitives. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -328,13 +329,25 @@ static double conv_time(conv_state *st, const fast_conv_desc *d) {
  * library's own choice too (with reorders through scratch) and keep
  * whichever runs faster here. */
 #define CONV_TUNE_MIN_MACS 20000000
+static int g_deterministic = -1; /* -1: not set, read CLEAVE_DETERMINISTIC */
+
+void fast_set_deterministic(int on) { g_deterministic = on != 0; }
+
+static int deterministic(void) {
+    if (g_deterministic < 0) {
+        const char *e = getenv("CLEAVE_DETERMINISTIC");
+        g_deterministic = e && *e == '1';
+    }
+    return g_deterministic;
+}
+
 int fast_conv_create(const fast_conv_desc *d, void **state) {
     *state = NULL;
     if (!conv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
     conv_state *st = NULL;
     int r = conv_build(d, NULL, &st);
     int64_t macs = d->n * d->k * d->oh * d->ow * (d->c / d->group) * d->kh * d->kw;
-    if (r == FAST_OK && d->src_block && d->dst_block && macs >= CONV_TUNE_MIN_MACS) {
+    if (r == FAST_OK && d->src_block && d->dst_block && macs >= CONV_TUNE_MIN_MACS && !deterministic()) {
         const dnnl_format_tag_t any2[2] = {dnnl_format_tag_any, dnnl_format_tag_any};
         conv_state *alt = NULL;
         if (conv_build(d, any2, &alt) == FAST_OK && strcmp(alt->head.impl, st->head.impl) != 0) {

@@ -59,6 +59,8 @@ void fast_pool_destroy(void *state) {
     (void)state;
 }
 
+void fast_set_deterministic(int on) { (void)on; }
+
 int fast_block_size(void) {
     return 0;
 }
