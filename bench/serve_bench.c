@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/npy.h"
+#include "ir/extract.h"
 #include "net/http_client.h"
 #include "net/v2.h"
 #include "net/v2_server.h"
@@ -44,37 +45,26 @@ static double median(double *v, int n) {
 }
 
 /* 1 when v alone (with the weights) determines `out`: a single-tensor cut. */
-static int single_cut(const ir_graph *g, int v, int out, uint8_t *a) {
-    for (int k = 0; k < g->n_values; k++) a[k] = g->values[k].is_initializer;
-    a[v] = 1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const ir_node *nd = &g->nodes[i];
-        if (nd->dead) continue;
-        int ok = 1;
-        for (int j = 0; j < nd->n_in && ok; j++)
-            if (nd->in[j] >= 0 && !a[nd->in[j]]) ok = 0;
-        if (ok)
-            for (int j = 0; j < nd->n_out; j++)
-                if (nd->out[j] >= 0) a[nd->out[j]] = 1;
-    }
-    return a[out] && v != out;
+static int single_cut(const ir_graph *g, int v, int out) {
+    uint8_t *a = ir_graph_computable(g, &v, 1);
+    int cut = a && a[out] && v != out;
+    cv_free(a);
+    return cut;
 }
 
 /* The cut tensor: the last single-tensor cut of shape 1x128x28x28 (resnet18's
  * layer2 output), else the first single-tensor cut past the middle. */
 static int find_cut(const ir_graph *g, const rt_plan *p, int out) {
-    uint8_t *a = malloc((size_t)g->n_values);
     int layer2 = -1, mid = -1;
-    for (int i = 0; a && i < g->n_nodes; i++) {
+    for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].dead || g->nodes[i].n_out < 1) continue;
         int v = g->nodes[i].out[0];
         const cv_tensor *t = v >= 0 ? rt_plan_value(p, v) : NULL;
-        if (!t || t->dtype != CV_F32 || !single_cut(g, v, out, a)) continue;
+        if (!t || t->dtype != CV_F32 || !single_cut(g, v, out)) continue;
         if (t->ndim == 4 && t->dims[0] == 1 && t->dims[1] == 128 && t->dims[2] == 28 && t->dims[3] == 28)
             layer2 = v;
         if (mid < 0 && i >= g->n_nodes / 2) mid = v;
     }
-    free(a);
     return layer2 >= 0 ? layer2 : mid;
 }
 

@@ -194,3 +194,22 @@ done:
     else *out = ng;
     return s;
 }
+
+uint8_t *ir_graph_computable(const ir_graph *g, const int *given, int n) {
+    uint8_t *a = cv_calloc((size_t)g->n_values + 1, 1);
+    if (!a) return NULL;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].is_initializer) a[v] = 1;
+    for (int k = 0; k < n; k++) a[given[k]] = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *nd = &g->nodes[i];
+        if (nd->dead) continue;
+        int ok = 1;
+        for (int j = 0; j < nd->n_in && ok; j++)
+            if (nd->in[j] >= 0 && !a[nd->in[j]]) ok = 0;
+        if (ok)
+            for (int j = 0; j < nd->n_out; j++)
+                if (nd->out[j] >= 0) a[nd->out[j]] = 1;
+    }
+    return a;
+}

@@ -22,4 +22,9 @@
 cleave_status ir_graph_extract(cleave_ctx *ctx, const ir_graph *g, const int *inputs, int n_in,
                                const int *outputs, int n_out, ir_graph **out);
 
+/* Per value of g (n_values bytes, cv_free it): 1 when it is computable from
+ * the values given[0..n) and the initializers, by a forward pass over g's
+ * live nodes (g topologically sorted). NULL when out of memory. */
+uint8_t *ir_graph_computable(const ir_graph *g, const int *given, int n);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "net/http_server.h"
 #include "net/v2.h"
+#include "ir/extract.h"
 #include "net/v2_server_internal.h"
 #include "runtime/runtime.h"
 
@@ -66,27 +67,6 @@ static cleave_status get_plan(v2_server *s, v2_worker *wk, v2_model *m, const in
     }
     *out = p;
     return CLEAVE_OK;
-}
-
-/* Which values are computable from the given ones (and initializers):
- * forward over the topologically ordered nodes. */
-static uint8_t *computable(const ir_graph *g, const int *given, int n) {
-    uint8_t *a = cv_calloc((size_t)g->n_values, 1);
-    if (!a) return NULL;
-    for (int v = 0; v < g->n_values; v++)
-        if (g->values[v].is_initializer) a[v] = 1;
-    for (int k = 0; k < n; k++) a[given[k]] = 1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const ir_node *nd = &g->nodes[i];
-        if (nd->dead) continue;
-        int ok = 1;
-        for (int j = 0; j < nd->n_in && ok; j++)
-            if (nd->in[j] >= 0 && !a[nd->in[j]]) ok = 0;
-        if (ok)
-            for (int j = 0; j < nd->n_out; j++)
-                if (nd->out[j] >= 0) a[nd->out[j]] = 1;
-    }
-    return a;
 }
 
 /* Status for an error from the engine or the parser: the client's fault
@@ -202,7 +182,7 @@ void v2_server__infer(v2_server *s, v2_model *m, const net_http_request *rq, net
             goto out;
         }
     }
-    avail = computable(g, ids, n_in);
+    avail = ir_graph_computable(g, ids, n_in);
     if (!avail) {
         v2_server__reply_error(rs, 500, "out of memory");
         goto out;
