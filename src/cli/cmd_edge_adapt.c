@@ -29,24 +29,22 @@ void edge_bucket_spend(edge_run *r, double payload, double before) {
     r->bucket_ms = cv_now_ms();
 }
 
-double edge_sol_predict_now(const edge_run *r, int k, double mbit) {
+/* Solution k at mbit, the request's bytes finding the bucket as it is now
+ * (now) or full. */
+static double sol_predict(const edge_run *r, int k, double mbit, int now) {
     const plan_file_solution *s = &r->pf.sol[k];
     cost_link l = r->link;
     l.mbit_s = mbit;
     /* the bucket when the request leaves: after the head and the first
      * half of the emulated RTT (the client sleeps it before sending) */
-    if (l.burst_bytes > 0) l.burst_bytes = bucket_at(r, mbit, r->rtt_ms / 2 + s->edge_ms);
+    if (now && l.burst_bytes > 0) l.burst_bytes = bucket_at(r, mbit, r->rtt_ms / 2 + s->edge_ms);
     double tx = s->n_cross > 0 ? cost_link_transfer_ms(&l, s->sent_bytes) : 0;
     return s->edge_ms + tx + (s->n_cross > 0 ? s->codec_ms : 0) + s->cloud_ms;
 }
 
-double edge_sol_predict(const edge_run *r, int k, double mbit) {
-    const plan_file_solution *s = &r->pf.sol[k];
-    cost_link l = r->link;
-    l.mbit_s = mbit;
-    double tx = s->n_cross > 0 ? cost_link_transfer_ms(&l, s->sent_bytes) : 0;
-    return s->edge_ms + tx + (s->n_cross > 0 ? s->codec_ms : 0) + s->cloud_ms;
-}
+double edge_sol_predict_now(const edge_run *r, int k, double mbit) { return sol_predict(r, k, mbit, 1); }
+
+double edge_sol_predict(const edge_run *r, int k, double mbit) { return sol_predict(r, k, mbit, 0); }
 
 /* A transfer of `payload` body bytes took xfer_ms on the wire (request out,
  * reply back, no server time, no emulated RTT): a bandwidth sample when
