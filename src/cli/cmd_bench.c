@@ -104,9 +104,9 @@ int cmd_bench(int argc, char **argv) {
     printf("threads      %d\n", threads);
     printf("cleave       median %.3f ms  min %.3f  p10 %.3f  p90 %.3f  spread %.1f%%  (%d runs, %s kernels)\n",
            med, times[0], p10, p90, 100.0 * (p90 - p10) / med, repeat, ref ? "reference" : "fast");
-    printf("memory       peak activations %.2f MB (sum of all activations %.2f MB; arena %.2f MB incl. scratch)\n",
+    printf("memory       peak activations %.2f MB (sum of all activations %.2f MB; arena %.2f MB incl. scratch); weights held %.2f MB\n",
            (double)rt_plan_peak_live_bytes(p) / 1e6, (double)rt_plan_total_activation_bytes(p) / 1e6,
-           (double)rt_plan_arena_bytes(p) / 1e6);
+           (double)rt_plan_arena_bytes(p) / 1e6, (double)rt_plan_weight_bytes(p) / 1e6);
     if (!no_ort) {
         if (n_in != 1) {
             printf("onnxruntime  skipped: the reference bench takes one input\n");

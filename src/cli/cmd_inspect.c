@@ -175,6 +175,7 @@ int cmd_inspect(int argc, char **argv) {
         json_object_set_new(r, "activation_bytes_sum", json_integer((json_int_t)sum));
         json_object_set_new(r, "peak_activation_bytes", json_integer((json_int_t)rt_plan_peak_live_bytes(p)));
         json_object_set_new(r, "arena_bytes", json_integer((json_int_t)peak));
+        json_object_set_new(r, "weight_bytes_held", json_integer((json_int_t)rt_plan_weight_bytes(p)));
         json_object_set_new(r, "node_list", jn);
         char *txt = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (txt) puts(txt);
@@ -196,6 +197,9 @@ int cmd_inspect(int argc, char **argv) {
         printf("total: %s, parameters %s, activations %s summed, peak live activations %s "
                "(%.1f%% of the sum), arena %s (incl. scratch)\n",
                a, b, c, e, sum ? 100.0 * (double)live / (double)sum : 0.0, d);
+        human(e, sizeof e, (double)rt_plan_weight_bytes(p), "B");
+        printf("engine memory: arena %s + weights held %s (as the kernels keep them: packed "
+               "below 8 bits, reordered for the library)\n", d, e);
     }
     rc = 0;
     goto out;

@@ -428,6 +428,8 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
         }
         if (r == FAST_OK) {
             c->scratch_bytes = fast_conv_scratch_bytes(st->fast);
+            c->held_bytes = fast_held_bytes(st->fast);
+            c->owns_in |= 1u << 1 | (bt ? 1u << 2 : 0);
             c->state = st;
             return CLEAVE_OK;
         }
@@ -448,6 +450,8 @@ static cleave_status conv_prepare_common(op_call *c, int transpose) {
         for (int64_t gi = 0; gi < st->group; gi++)
             sgemm_pack_a(transpose, st->gm, st->gk, w + gi * st->gm * st->gk,
                          transpose ? st->gm : st->gk, st->packed + (size_t)gi * st->packed_stride);
+        c->held_bytes = st->packed_stride * (size_t)st->group * sizeof(float);
+        c->owns_in |= 1u << 1; /* the GEMM reads only the packed copy */
     }
     c->scratch_bytes = 0;
     if (st->kind != CONV_DIRECT)

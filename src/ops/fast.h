@@ -175,6 +175,7 @@ typedef struct fast_qconv_desc {
     int relu;               /* U8 / S8 only: see above */
     int threads;            /* OpenMP threads for run; <= 0: omp_get_max_threads() */
     int src_nhwc, dst_nhwc; /* 1: that tensor is NHWC (channels last), else NCHW */
+    int weight_bits;        /* 2..7: every weight fits; held packed, widened per run */
 } fast_qconv_desc;
 
 /* Same contracts as fast_conv_*: FAST_OK / FAST_NO / FAST_NOMEM; the state
@@ -208,6 +209,8 @@ void fast_qgemm_destroy(void *state);
 /* Library kernel a state runs, e.g. "brgconv:avx512_core blocked", for
  * per-node reports; works on conv, gemm, qconv and qgemm states. */
 const char *fast_impl_name(const void *state);
+/* Bytes of constants (reordered or packed weights, bias) a state holds. */
+size_t fast_held_bytes(const void *state);
 /* "onednn 2.6.3 (avx512_core_bf16)"; "none" without a backend. */
 const char *fast_backend_name(void);
 

@@ -46,6 +46,8 @@ static cleave_status gemm_make_state(op_call *c, int64_t M, int64_t N, int64_t K
         st->packed_a = (float *)cv_aligned_alloc(sgemm_packed_a_floats(M, K) * sizeof(float));
         if (st->packed_a) sgemm_pack_a(ta, M, K, a, lda, st->packed_a);
     }
+    c->held_bytes = ((st->packed_b ? sgemm_packed_b_floats(K, N) : 0) +
+                     (st->packed_a ? sgemm_packed_a_floats(M, K) : 0)) * sizeof(float);
     c->state = st;
     return CLEAVE_OK;
 }
@@ -127,6 +129,8 @@ static cleave_status gemm_prepare(op_call *c) {
             cv_aligned_free(st->packed_b);
             st->packed_a = st->packed_b = NULL;
             c->scratch_bytes = fast_gemm_scratch_bytes(st->fast);
+            c->held_bytes = fast_held_bytes(st->fast);
+            c->owns_in |= 1u << 1 | (cc ? 1u << 2 : 0);
             return CLEAVE_OK;
         }
         st->fast = NULL;
@@ -276,6 +280,8 @@ static cleave_status matmul_prepare(op_call *c) {
             cv_aligned_free(st->packed_b);
             st->packed_a = st->packed_b = NULL;
             c->scratch_bytes = fast_gemm_scratch_bytes(st->fast);
+            c->held_bytes = fast_held_bytes(st->fast);
+            c->owns_in |= 1u << 1;
             return CLEAVE_OK;
         }
         st->fast = NULL;

@@ -30,6 +30,11 @@ typedef struct op_call {
      * is then none. NULL otherwise. */
     const cv_tensor *sum;
     ir_act sum_act;
+    /* Set by prepare: bytes of constants the state holds (weights packed
+     * or reordered), and bit k when the state has its own copy of input k
+     * (run does not read in[k]'s data). */
+    size_t held_bytes;
+    unsigned owns_in;
 } op_call;
 
 typedef cleave_status (*op_fn)(op_call *c);

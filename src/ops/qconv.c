@@ -13,7 +13,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "base/pack.h"
 #include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
@@ -85,20 +89,40 @@ static void qc_shift(const void *src, cv_dtype t, int32_t zp, int16_t *dst, int6
         for (int64_t i = 0; i < n; i++) dst[i] = (int16_t)(((const int8_t *)src)[i] - zp);
 }
 
+/* Weights held packed: row m of an M x K operand is `bits`-bit two's
+ * complement at pk + m * row (row = q_packed_bytes(K, bits)). */
+typedef struct qc_packed {
+    const uint8_t *pk;
+    int bits;
+    size_t row;
+} qc_packed;
+
 /* C (M x N, row stride ldc) = A (M x K, row-major) * B (K x N, row stride
  * ldb), int16 operands of at most 9 bits (products fit int32), int32 sums
  * wrapping mod 2^32. Parallel over (row, 512-column tile) tasks so that
- * M = 1 (depthwise) still splits; a tile of B stays in L2 across rows. */
+ * M = 1 (depthwise) still splits; a tile of B stays in L2 across rows.
+ * With Apk, A is NULL and each task widens its row of the packed operand
+ * into rowbuf (K int16 per thread: `threads` rows). */
 #define QC_NT 512
 static void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, const int16_t *B,
-                            int64_t ldb, int32_t *C, int64_t ldc, int threads) {
+                            int64_t ldb, int32_t *C, int64_t ldc, int threads,
+                            const qc_packed *Apk, int16_t *rowbuf) {
     const int64_t nt = (N + QC_NT - 1) / QC_NT, tasks = M * nt;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && M * N * K > (1 << 18))
     for (int64_t t = 0; t < tasks; t++) {
         const int64_t m = t / nt, n0 = t % nt * QC_NT, nn = N - n0 < QC_NT ? N - n0 : QC_NT;
         uint32_t *restrict cr = (uint32_t *)(C + m * ldc + n0); /* unsigned: defined wrap */
         for (int64_t j = 0; j < nn; j++) cr[j] = 0;
-        const int16_t *ar = A + m * K;
+        const int16_t *ar = A ? A + m * K : NULL;
+        if (Apk) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            int16_t *rb = rowbuf + (size_t)tid * (size_t)K;
+            q_unpack_s16(Apk->pk + (size_t)m * Apk->row, (size_t)K, Apk->bits, rb);
+            ar = rb;
+        }
         for (int64_t k = 0; k < K; k++) {
             const int32_t av = ar[k];
             if (!av) continue;
@@ -173,8 +197,10 @@ typedef struct qconv_state {
     qconv_geom g;
     int64_t N, C, M, group, Cg, Mg, Kg; /* Kg = Cg * k_size, the GEMM depth */
     int qlinear, relu, threads;
-    int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare */
-    size_t off_w, off_acc, off_scale;    /* scratch: [col][w if not packed][acc][scales] */
+    int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare, */
+    uint8_t *wpk;                        /* or held packed (then wq is NULL) */
+    qc_packed pk;
+    size_t off_w, off_acc, off_scale;    /* scratch: [col][w: unknown, or packed rows][acc][scales] */
     size_t off_x, off_y;                 /* then NCHW copies of an NHWC x / y (0: none) */
     void *fast;                          /* fast_qconv state or NULL */
 } qconv_state;
@@ -184,7 +210,20 @@ static void qconv_release(void *state) {
     if (!st) return;
     if (st->fast) fast_qconv_destroy(st->fast);
     cv_aligned_free(st->wq);
+    cv_aligned_free(st->wpk);
     cv_free(st);
+}
+
+/* Constant weights are held packed at the fewest bits that hold them: on
+ * the fast path when that is at most 6 bits (8-bit weights quantized with
+ * a reduced range, 7 bits for kernels without VNNI, stay as the library
+ * reordered them: widening them every run would cost time and save 1/8),
+ * on the reference path at any width up to 8 (int8 rather than int16).
+ * CLEAVE_WPACK=0 turns it off, for A/B runs. */
+#define QC_WPACK_MAX 6
+static int qc_wpack(void) {
+    const char *e = getenv("CLEAVE_WPACK");
+    return !(e && *e == '0');
 }
 
 /* Geometry exactly as the f32 Conv (conv.c): kernel_shape must match W,
@@ -383,10 +422,38 @@ static int qconv_try_fast(op_call *c, qconv_state *st) {
         .weight = (const int8_t *)w->data, .bias = b ? (const int32_t *)b->data : NULL,
         .scale = scale, .relu = st->relu, .threads = st->threads,
         .src_nhwc = x->block != 0, .dst_nhwc = c->out[0]->block != 0};
+    if (qc_wpack()) fd.weight_bits = q_bits_s8((const int8_t *)w->data, (size_t)cv_numel(w));
+    if (fd.weight_bits > QC_WPACK_MAX) fd.weight_bits = 0; /* 8-bit (reduced range: 7) as is */
     int r = fast_qconv_create(&fd, &st->fast);
     cv_free(scale);
     if (r != FAST_OK) st->fast = NULL;
     return r;
+}
+
+/* Hold (w - w_zp) packed when it fits 8 bits: each of the M rows at the
+ * fewest bits that hold the layer, widened per GEMM task at run. */
+static cleave_status qconv_hold_packed(op_call *c, qconv_state *st) {
+    const size_t n = (size_t)(st->M * st->Kg);
+    const int bits = q_bits_s16(st->wq, n);
+    if (!qc_wpack() || bits > 8) return CLEAVE_OK;
+    st->pk.bits = bits;
+    st->pk.row = q_packed_bytes((size_t)st->Kg, bits);
+    st->wpk = (uint8_t *)cv_aligned_alloc(st->pk.row * (size_t)st->M + 1);
+    int8_t *row = (int8_t *)cv_malloc((size_t)st->Kg + 1);
+    if (!st->wpk || !row) {
+        cv_free(row);
+        return qc_nomem(c, qconv_release, "packing the weights");
+    }
+    for (int64_t m = 0; m < st->M; m++) {
+        for (int64_t k = 0; k < st->Kg; k++) row[k] = (int8_t)st->wq[m * st->Kg + k];
+        q_pack_s(row, (size_t)st->Kg, bits, st->wpk + (size_t)m * st->pk.row);
+    }
+    cv_free(row);
+    cv_aligned_free(st->wq);
+    st->wq = NULL;
+    st->pk.pk = st->wpk;
+    c->held_bytes = st->pk.row * (size_t)st->M;
+    return CLEAVE_OK;
 }
 
 static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
@@ -408,6 +475,9 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     if (r == FAST_NOMEM) return qc_nomem(c, qconv_release, "creating the fast kernel");
     if (r == FAST_OK) {
         c->scratch_bytes = fast_qconv_scratch_bytes(st->fast);
+        c->held_bytes = fast_held_bytes(st->fast);
+        c->owns_in |= 1u << io->w;
+        if (io->b >= 0) c->owns_in |= 1u << io->b;
         return CLEAVE_OK;
     }
     const cv_tensor *w = c->in[io->w];
@@ -415,9 +485,14 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
         st->wq = (int16_t *)cv_aligned_alloc(sizeof(int16_t) * (size_t)(st->M * st->Kg));
         if (!st->wq) return qc_nomem(c, qconv_release, "packing the weights");
         qconv_pack_w(st, w, qc_in(c, io->wz), st->wq);
+        c->held_bytes = sizeof(int16_t) * (size_t)(st->M * st->Kg);
+        CV_TRY(qconv_hold_packed(c, st));
+        c->owns_in |= 1u << io->w;
     }
     size_t col = qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->g.out_size));
-    size_t wb = st->wq ? 0 : qc_align(sizeof(int16_t) * (size_t)(st->M * st->Kg));
+    size_t wb = st->wq ? 0
+              : st->wpk ? qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->threads))
+                        : qc_align(sizeof(int16_t) * (size_t)(st->M * st->Kg));
     size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(st->Mg * st->g.out_size)) : 0;
     st->off_w = col, st->off_acc = col + wb, st->off_scale = col + wb + acc;
     c->scratch_bytes = qc_align(st->off_scale + (st->qlinear ? sizeof(float) * (size_t)st->M : 0));
@@ -460,7 +535,7 @@ static cleave_status qconv_run(op_call *c) {
     }
     if (c->out[0]->block) y = sc + st->off_y;
     int16_t *col = (int16_t *)sc, *wq = st->wq;
-    if (!wq) {
+    if (!wq && !st->wpk) {
         wq = (int16_t *)(sc + st->off_w);
         qconv_pack_w(st, c->in[io->w], qc_in(c, io->wz), wq);
     }
@@ -482,8 +557,11 @@ static cleave_status qconv_run(op_call *c) {
             const int64_t m0 = gi * st->Mg, yoff = (n * st->M + m0) * g->out_size;
             qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, threads);
             int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff;
-            qc_gemm_s16_ref(st->Mg, g->out_size, st->Kg, wq + m0 * st->Kg, col, g->out_size, acc,
-                            g->out_size, threads);
+            qc_packed pg = st->pk;
+            if (st->wpk) pg.pk += (size_t)m0 * pg.row;
+            qc_gemm_s16_ref(st->Mg, g->out_size, st->Kg, wq ? wq + m0 * st->Kg : NULL, col,
+                            g->out_size, acc, g->out_size, threads, st->wpk ? &pg : NULL,
+                            (int16_t *)(sc + st->off_w));
             if (!st->qlinear) continue;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * g->out_size > (1 << 15))
             for (int64_t m = 0; m < st->Mg; m++)
@@ -677,6 +755,8 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
     if (r == FAST_NOMEM) return qc_nomem(c, qmm_release, "creating the fast kernel");
     if (r == FAST_OK) {
         c->scratch_bytes = fast_qgemm_scratch_bytes(st->fast);
+        c->held_bytes = fast_held_bytes(st->fast);
+        c->owns_in |= 1u << io->b;
         return CLEAVE_OK;
     }
     const cv_tensor *b = c->in[io->b];
@@ -686,6 +766,8 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
         if (!st->bq) return qc_nomem(c, qmm_release, "packing b");
         for (int64_t ob = 0; ob < g->b_batch; ob++)
             qmm_pack_b(g, b, qc_in(c, io->bz), ob, st->bq + ob * kn);
+        c->held_bytes = sizeof(int16_t) * (size_t)(kn * g->b_batch);
+        c->owns_in |= 1u << io->b;
     }
     size_t ab = qc_align(sizeof(int16_t) * (size_t)(g->M * g->K));
     size_t bb = st->bq ? 0 : qc_align(sizeof(int16_t) * (size_t)kn);
@@ -729,7 +811,7 @@ static cleave_status qmm_run(op_call *c) {
         const int16_t *bq = st->bq ? st->bq + ob * K * N : (const int16_t *)(sc + st->off_b);
         if (!st->bq) qmm_pack_b(g, b, bz, ob, (int16_t *)(sc + st->off_b));
         int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + bi * M * N;
-        qc_gemm_s16_ref(M, N, K, aq, bq, N, acc, N, threads);
+        qc_gemm_s16_ref(M, N, K, aq, bq, N, acc, N, threads, NULL, NULL);
         if (!st->qlinear) continue;
         const cv_tensor *as = c->in[io->as], *bs = c->in[io->bs];
         const float ys = qc_scale(c->in[io->ys], 0);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "base/pack.h"
 
 #define Q_BITS_MIN 2 /* quantizer widths accepted by q_params_from_range & co */
 #define Q_BITS_MAX 8
@@ -54,22 +55,7 @@ void q_dequantize_s8(const int8_t *q, size_t n, const q_params *p, float *x);
 /* y = dequant(quant(x)) with p's range; y may equal x (in place). */
 void q_fake_quant(const float *x, size_t n, const q_params *p, float *y);
 
-/* ---- dense bit packing (pack.c) ---- */
-
-/* Bytes for n values of `bits` (1..8) bits: ceil(n*bits/8). */
-size_t q_packed_bytes(size_t n, int bits);
-/* LSB-first bit stream: value i occupies bits [i*bits, (i+1)*bits) of the
- * stream, bit k of the stream is bit (k%8) of byte k/8; values straddle
- * byte boundaries; trailing bits of the last byte are 0.
- * q_pack_u: q[i] low `bits` bits are stored (higher bits ignored).
- * q_pack_s: two's-complement low bits of q[i].
- * q_unpack_u: values in [0, 2^bits-1]; q_unpack_s: sign-extended to
- * [-2^(bits-1), 2^(bits-1)-1]. out/in hold q_packed_bytes(n, bits) bytes.
- * bits outside 1..8: nothing is written (callers validate bits first). */
-void q_pack_u(const uint8_t *q, size_t n, int bits, uint8_t *out);
-void q_unpack_u(const uint8_t *in, size_t n, int bits, uint8_t *q);
-void q_pack_s(const int8_t *q, size_t n, int bits, uint8_t *out);
-void q_unpack_s(const uint8_t *in, size_t n, int bits, int8_t *q);
+/* dense bit packing: base/pack.h */
 
 /* ---- observers (observer.c) ---- */
 

@@ -183,6 +183,29 @@ static void place_buffers(rt_plan *p) {
     cv_free(placed);
 }
 
+/* After prepare: the constant bytes the compiled plan holds, i.e. what
+ * the steps' states keep (packed or reordered weights) plus each constant
+ * a step still reads at run time, once. The loaded graph's own copies of
+ * weights a state has taken over are not counted. */
+static void count_weights(rt_plan *p) {
+    uint8_t *seen = cv_calloc((size_t)p->g->n_values + 1, 1);
+    size_t total = 0;
+    for (int i = 0; i < p->n_steps; i++) {
+        const rt_step *s = &p->steps[i];
+        const ir_node *n = &p->g->nodes[s->node];
+        total += s->call.held_bytes;
+        for (int k = 0; k < n->n_in; k++) {
+            const int v = n->in[k];
+            if (v < 0 || !p->vt[v].data || (k < 32 && (s->call.owns_in >> k & 1u))) continue;
+            if (seen && seen[v]) continue;
+            if (seen) seen[v] = 1;
+            total += cv_nbytes(&p->vt[v]);
+        }
+    }
+    cv_free(seen);
+    p->weight_bytes = total;
+}
+
 cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inputs, int n_inputs,
                              const int *outputs, int n_outputs, const cv_tensor *in,
                              const rt_options *opt, rt_plan **out) {
@@ -337,6 +360,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
             if (st) goto fail;
         }
     }
+    count_weights(p);
 
     /* Buffers: inputs, node outputs (views alias), layout conversions, scratch. */
     size_t max_bufs = (size_t)p->n_in + 2 * (size_t)p->n_steps + 2 * n_ptrs + 1;
@@ -416,6 +440,8 @@ fail:
     rt_plan_destroy(p);
     return st;
 }
+
+size_t rt_plan_weight_bytes(const rt_plan *p) { return p->weight_bytes; }
 
 cleave_status rt_plan_run(rt_plan *p, const cv_tensor *in) {
     const char *src = p->g->source_path ? p->g->source_path : "graph";

@@ -49,7 +49,7 @@ struct rt_plan {
     rt_buf *bufs;
     int n_bufs;
     uint8_t *arena;
-    size_t arena_bytes, total_act, peak_live, scratch_max;
+    size_t arena_bytes, total_act, peak_live, scratch_max, weight_bytes;
     cv_arena consts;
     const cv_tensor **ptrs; /* storage for every step's in/out arrays */
     cv_tensor *views;       /* every step's own in/out tensors (layout, data) */

@@ -49,6 +49,11 @@ size_t rt_plan_total_activation_bytes(const rt_plan *p);
  * fragmentation of the greedy placement. */
 size_t rt_plan_peak_live_bytes(const rt_plan *p);
 size_t rt_plan_max_scratch_bytes(const rt_plan *p);
+/* Constant bytes the plan holds: weights as the kernels keep them (packed
+ * below 8 bits, reordered for the library, ...) and the other constants
+ * steps read at run time. With rt_plan_arena_bytes, the engine's memory
+ * beyond the loaded model. */
+size_t rt_plan_weight_bytes(const rt_plan *p);
 
 /* Schedule introspection and per-node profile (ns summed over runs). */
 int rt_plan_n_steps(const rt_plan *p);

@@ -15,11 +15,17 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cleave-model-$name-XXXX")
 trap 'rm -rf "$work"' EXIT
 # Reference outputs are cached in the build dir (they depend only on model + input).
 ref="$(cd "$(dirname "$CLEAVE")" && pwd)/ortref/$name-$(basename "$INPUT" .npy)"
+# The fast / ref / raw cases of one model run in parallel under ctest -j:
+# one of them fills the cache while the others wait on the lock.
+mkdir -p "$(dirname "$ref")"
+exec 9>"$ref.lock"
+flock 9
 if [ ! -f "$ref/.done" ] || [ "$ref/.done" -ot "$MODEL" ]; then
   rm -rf "$ref"; mkdir -p "$ref"
   node "$HOME_DIR/tools/ort_run.js" run "$MODEL" --input "$INPUT" --outdir "$ref" || { echo "FAIL: ONNX Runtime could not run $MODEL"; exit 1; }
   touch "$ref/.done"
 fi
+flock -u 9
 flag=""; [ "$MODE" = ref ] && flag="--ref"; [ "$MODE" = raw ] && flag="--raw"
 "$CLEAVE" run "$MODEL" --input "$INPUT" --output "$work" $flag --time || exit 1
 rc=0; n=0

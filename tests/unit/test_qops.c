@@ -13,12 +13,14 @@
  * odd zero points, sums past 2^24); the bound is bit-exact, mismatches are
  * counted and printed. Prints (does not assert) int8 vs f32 fast conv time
  * on resnet's 3x3 64->64 56x56 layer. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
 #include "check.h"
+#include "base/pack.h"
 #include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
@@ -58,6 +60,8 @@ static cv_tensor tt(cv_dtype dt, int ndim, const int64_t *dims, void *data) {
  * shapes (free out[k].data). */
 static int g_nhwc; /* call_op: input 0 and output 0 NHWC (block == C) */
 
+static size_t g_held; /* the last call's op_call.held_bytes */
+
 static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_tensor *out,
                              int threads, unsigned const_mask, int fast) {
     const op_def *d = op_get(t->n.op);
@@ -79,6 +83,7 @@ static cleave_status call_op(tnode *t, int n_in, cv_tensor *in, int n_out, cv_te
         if (d->release) d->release(c.state);
         return st;
     }
+    g_held = c.held_bytes;
     for (int k = 0; k < n_in; k++) shape_in[k].data = in[k].data;
     for (int k = 0; k < n_out; k++) out[k].data = calloc((size_t)cv_numel(&out[k]) + 1, 8);
     if (c.scratch_bytes) c.scratch = cv_aligned_alloc(c.scratch_bytes);
@@ -903,6 +908,71 @@ static void test_fast_vs_ref(void) {
     }
 }
 
+/* Weights of 2..6 bits are held packed (issue 4): the reference and the
+ * fast kernels widen them per run. Both equal the naive loop bit for bit
+ * at every width, and the reference path holds exactly M rows of
+ * ceil(Kg * bits / 8) bytes. */
+static void test_conv_packed(void) {
+    const int widths[] = {2, 3, 4, 6};
+    int cases = 0, bad = 0, fast_packed = 0;
+    for (size_t i = 0; i < sizeof FAST_CONV_CASES / sizeof FAST_CONV_CASES[0]; i++)
+        for (int wi = 0; wi < 4; wi++) {
+            const qcase *cs = &FAST_CONV_CASES[i];
+            const int bits = widths[wi], half = 1 << (bits - 1);
+            qdata q;
+            qdata_make(cs, &q);
+            const int64_t kg = cs->C / cs->group * cs->k[0] * cs->k[1], nw = cs->M * kg;
+            for (int64_t j = 0; j < nw; j++) ((int8_t *)q.w)[j] = (int8_t)rnd_int(-half, half - 1);
+            ((int8_t *)q.w)[0] = (int8_t)-half; /* the layer needs all `bits` */
+            int64_t outd[5];
+            const int64_t n = out_numel_expected(cs, outd);
+            int64_t *acc = (int64_t *)malloc(sizeof(int64_t) * (size_t)n);
+            conv_naive(cs, &q, outd, acc);
+            for (int fast = 0; fast < 2; fast++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    cv_tensor out;
+                    if (run_qconv(cs, &q, 0, threads, 0x1feu, fast, &out) != CLEAVE_OK) {
+                        bad++;
+                        continue;
+                    }
+                    for (int64_t e = 0; e < n; e++) {
+                        int64_t m = e / (n / cs->N / cs->M) % cs->M;
+                        float s = q.xs * (cs->per_ch ? q.ws[m] : q.ws[0]) / q.ys;
+                        int32_t want = requant_naive((int32_t)acc[e], s, zp_val(cs->yt, q.yz, 0),
+                                                     cs->relu, cs->yt);
+                        bad += qget(out.dtype, out.data, e) != want;
+                    }
+                    if (!fast) bad += g_held != (size_t)cs->M * q_packed_bytes((size_t)kg, bits);
+                    /* the fast kernel's copy: smaller than the same kernel's
+                     * unpacked one (CLEAVE_WPACK=0), which gives the same bytes */
+                    if (fast) {
+                        const size_t held = g_held;
+                        cv_tensor o2;
+                        setenv("CLEAVE_WPACK", "0", 1);
+                        cleave_status s2 = run_qconv(cs, &q, 0, threads, 0x1feu, fast, &o2);
+                        unsetenv("CLEAVE_WPACK");
+                        if (s2 != CLEAVE_OK) {
+                            bad++;
+                        } else {
+                            bad += memcmp(o2.data, out.data, (size_t)n * cv_dtype_size(out.dtype)) != 0;
+                            fast_packed += held < g_held;
+                            if (held > g_held) bad++;
+                            free(o2.data);
+                        }
+                    }
+                    free(out.data);
+                    cases++;
+                }
+            free(acc);
+            qdata_free(&q);
+        }
+    printf("packed weights (2, 3, 4, 6 bits): %d runs (reference and fast, 1 and 2 threads), "
+           "%d mismatches or wrong held sizes; fast runs holding less than int8: %d\n", cases,
+           bad, fast_packed);
+    CHECK(bad == 0);
+    CHECK(!fast_block_size() || fast_packed > 0); /* with a backend, its kernels held them packed */
+}
+
 /* Best-of-5 ms per call of a fast conv state after one warm-up. */
 static double time_best(int (*run)(void *, const void *, void *, void *), void *st,
                         const void *x, void *y, void *scratch) {
@@ -972,6 +1042,7 @@ int main(void) {
     test_mm_vs_f32();
     test_errors();
     test_fast_vs_ref();
+    test_conv_packed();
     test_timing();
     cleave_ctx_destroy(g_ctx);
     return check_summary("test_qops");

@@ -213,9 +213,10 @@ static void test_pack(void) {
 
     static uint8_t q[1001], u[1001], pk[1002], rf[1002];
     static int8_t sq[1001], su[1001];
-    const size_t ns[] = {1, 7, 13, 1001};
+    static int16_t s16[1001];
+    const size_t ns[] = {1, 7, 13, 64, 129, 1001};
     for (int bits = 1; bits <= 8; bits++)
-        for (int t = 0; t < 4; t++) {
+        for (int t = 0; t < 6; t++) {
             size_t n = ns[t], nb = q_packed_bytes(n, bits);
             for (size_t i = 0; i < n; i++)
                 q[i] = (uint8_t)rnd64(); /* high bits must be ignored */
@@ -239,11 +240,23 @@ static void test_pack(void) {
                 sq[i] = (int8_t)((int)(rnd64() % (uint64_t)(2 * half)) - half);
             q_pack_s(sq, n, bits, pk);
             q_unpack_s(pk, n, bits, su);
+            q_unpack_s16(pk, n, bits, s16);
             bad = 0;
             for (size_t i = 0; i < n; i++)
-                bad += su[i] != sq[i];
+                bad += su[i] != sq[i] || s16[i] != sq[i];
             CHECK(bad == 0);
+            /* the width detected from the values: at most `bits`, and the
+             * extremes of the range need all of them */
+            if (bits >= 2) {
+                CHECK(q_bits_s8(sq, n) <= bits);
+                sq[0] = (int8_t)-half;
+                CHECK(q_bits_s8(sq, n) == bits);
+                s16[0] = (int16_t)(half - 1), s16[1 % n] = (int16_t)(half - 1);
+                CHECK(n < 2 || q_bits_s16(s16, 2) == (bits == 2 ? 2 : bits));
+            }
         }
+    const int16_t wide[] = {0, 128};
+    CHECK(q_bits_s16(wide, 2) == 9);
 }
 
 /* ---- observers ---- */

@@ -179,10 +179,10 @@ static dnnl_status_t conv_bind_consts(conv_state *st, const fast_conv_desc *d,
     dnnl_memory_desc_t user;
     dnnl_status_t s = conv_weights_md(d, 0, &user);
     if (s == dnnl_success)
-        s = fast_dnnl_const_reorder(&user, d->weight, wmd, &st->wei_buf, &st->wei);
+        s = fast_dnnl_const_reorder(&st->head, &user, d->weight, wmd, &st->wei_buf, &st->wei);
     if (s != dnnl_success || !d->bias) return s;
     const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
-    return fast_dnnl_const_reorder(bmd, d->bias, bmd, &st->bias_buf, &st->bias);
+    return fast_dnnl_const_reorder(&st->head, bmd, d->bias, bmd, &st->bias_buf, &st->bias);
 }
 
 /* Whether act(0) may be nonzero (then a blocked dst's padded lanes, which

@@ -168,11 +168,13 @@ dnnl_status_t fast_dnnl_prim_exec(fast_dnnl_prim *p, dnnl_stream_t st, dnnl_exec
     return dnnl_primitive_execute(p->prim, st, nargs, args);
 }
 
-dnnl_status_t fast_dnnl_const_reorder(const dnnl_memory_desc_t *src_md, const void *src,
+dnnl_status_t fast_dnnl_const_reorder(fast_dnnl_head *h, const dnnl_memory_desc_t *src_md,
+                                      const void *src,
                                       const dnnl_memory_desc_t *dst_md, void **out,
                                       dnnl_memory_t *mem) {
     dnnl_engine_t e = fast_dnnl_engine();
     size_t bytes = dnnl_memory_desc_get_size(dst_md);
+    h->held += bytes;
     *out = cv_aligned_alloc(bytes ? bytes : 64);
     *mem = NULL;
     if (!*out) return dnnl_out_of_memory;
@@ -238,6 +240,10 @@ const char *fast_backend_name(void) {
 
 const char *fast_impl_name(const void *state) {
     return state ? ((const fast_dnnl_head *)state)->impl : "none";
+}
+
+size_t fast_held_bytes(const void *state) {
+    return state ? ((const fast_dnnl_head *)state)->held : 0;
 }
 
 /* Channel block for activations kept blocked between layers: oneDNN's f32

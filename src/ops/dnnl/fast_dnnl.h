@@ -13,6 +13,7 @@
 /* First member of every state, so fast_impl_name() works on any of them. */
 typedef struct fast_dnnl_head {
     char impl[112];
+    size_t held; /* bytes of constants (weights, bias) the state holds */
 } fast_dnnl_head;
 
 /* The CPU engine, created on first use (pthread_once); NULL if oneDNN
@@ -41,8 +42,9 @@ const char *fast_dnnl_impl_str(const_dnnl_primitive_desc_t pd);
 
 /* Copy constant data described by src_md at src into a new 64-byte aligned
  * buffer (*out, free with cv_aligned_free) laid out as dst_md, and make
- * *mem a memory object over it. */
-dnnl_status_t fast_dnnl_const_reorder(const dnnl_memory_desc_t *src_md, const void *src,
+ * *mem a memory object over it; its size is added to h->held. */
+dnnl_status_t fast_dnnl_const_reorder(fast_dnnl_head *h, const dnnl_memory_desc_t *src_md,
+                                      const void *src,
                                       const dnnl_memory_desc_t *dst_md, void **out,
                                       dnnl_memory_t *mem);
 

@@ -46,11 +46,11 @@ static dnnl_status_t gemm_build(gemm_state *st, const fast_gemm_desc *d) {
     if (s == dnnl_success && fast_dnnl_impl_is_ref(pd)) s = dnnl_unimplemented;
     if (s == dnnl_success) s = fast_dnnl_prim_create(&st->ip, pd);
     if (s == dnnl_success)
-        s = fast_dnnl_const_reorder(&w_user, d->b,
+        s = fast_dnnl_const_reorder(&st->head, &w_user, d->b,
                                     dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                                     &st->w_buf, &st->w);
     if (s == dnnl_success && d->bias)
-        s = fast_dnnl_const_reorder(&bias, d->bias, &bias, &st->bias_buf, &st->bias);
+        s = fast_dnnl_const_reorder(&st->head, &bias, d->bias, &bias, &st->bias_buf, &st->bias);
     if (s == dnnl_success) s = fast_dnnl_memory_unbound(&a, &st->a);
     if (s == dnnl_success) s = fast_dnnl_memory_unbound(&y, &st->y);
     if (s == dnnl_success)

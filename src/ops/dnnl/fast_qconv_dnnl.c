@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/pack.h"
 #include "ops/dnnl/fast_dnnl.h"
 #include "ops/fast.h"
 
@@ -87,6 +88,11 @@ typedef struct qconv_state {
     dnnl_memory_t wei, bias;          /* owned, reordered at create */
     void *wei_buf, *bias_buf;
     size_t off_src, off_dst, scratch_bytes;
+    /* weight_bits < 8: wei_buf holds the reordered int8 values packed
+     * (wei_n8 of them, then the tail of wei_bytes - wei_n8 bytes, e.g.
+     * compensation, as is); run widens them into scratch at off_wei */
+    int wbits;
+    size_t wei_n8, wei_bytes, off_wei;
 } qconv_state;
 
 static int qconv_desc_ok(const fast_qconv_desc *d) {
@@ -178,6 +184,32 @@ static dnnl_status_t qconv_bind_io(qconv_state *st, const fast_qconv_desc *d,
     return s;
 }
 
+/* Replace the reordered weights by their packed form (see qconv_state).
+ * The int8 part is the product of the padded dims (padding is 0); kept
+ * unpacked when a value does not fit, which would be a caller's error. */
+static dnnl_status_t qconv_pack_weights(qconv_state *st, int bits) {
+    const dnnl_memory_desc_t *md;
+    if (dnnl_memory_get_memory_desc(st->wei, &md) != dnnl_success || md->offset0 != 0)
+        return dnnl_success;
+    size_t n8 = 1, total = dnnl_memory_desc_get_size(md);
+    for (int i = 0; i < md->ndims; i++) n8 *= (size_t)md->padded_dims[i];
+    if (n8 > total || q_bits_s8(st->wei_buf, n8) > bits) return dnnl_success;
+    const size_t pk = q_packed_bytes(n8, bits);
+    uint8_t *buf = cv_aligned_alloc(pk + (total - n8) + 1);
+    if (!buf) return dnnl_out_of_memory;
+    q_pack_s(st->wei_buf, n8, bits, buf);
+    memcpy(buf + pk, (const char *)st->wei_buf + n8, total - n8);
+    cv_aligned_free(st->wei_buf);
+    st->wei_buf = buf;
+    st->wbits = bits, st->wei_n8 = n8, st->wei_bytes = total;
+    st->head.held += pk + (total - n8) - total;
+    st->off_wei = fast_dnnl_align64(st->scratch_bytes);
+    st->scratch_bytes = st->off_wei + fast_dnnl_align64(total);
+    const size_t len = strlen(st->head.impl);
+    snprintf(st->head.impl + len, sizeof st->head.impl - len, " w%d", bits);
+    return dnnl_success;
+}
+
 int fast_qconv_create(const fast_qconv_desc *d, void **state) {
     *state = NULL;
     if (!qconv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
@@ -199,15 +231,17 @@ int fast_qconv_create(const fast_qconv_desc *d, void **state) {
         dnnl_memory_desc_t user;
         s = qconv_weights_md(d, 0, &user);
         if (s == dnnl_success)
-            s = fast_dnnl_const_reorder(&user, d->weight,
+            s = fast_dnnl_const_reorder(&st->head, &user, d->weight,
                                         dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                                         &st->wei_buf, &st->wei);
     }
     if (s == dnnl_success && d->bias) {
         const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
-        s = fast_dnnl_const_reorder(bmd, d->bias, bmd, &st->bias_buf, &st->bias);
+        s = fast_dnnl_const_reorder(&st->head, bmd, d->bias, bmd, &st->bias_buf, &st->bias);
     }
     if (s == dnnl_success) s = qconv_bind_io(st, d, pd);
+    if (s == dnnl_success && d->weight_bits >= 2 && d->weight_bits < 8)
+        s = qconv_pack_weights(st, d->weight_bits);
     if (s == dnnl_success)
         s = dnnl_stream_create(&st->stream, fast_dnnl_engine(), dnnl_stream_default_flags);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -243,6 +277,13 @@ int fast_qconv_run(void *state, const void *src, void *dst, void *scratch) {
     if (s == dnnl_success && st->dst_c) {
         cdst = st->dst_c;
         s = dnnl_memory_set_data_handle(st->dst_c, sc + st->off_dst);
+    }
+    if (s == dnnl_success && st->wbits) { /* widen the packed weights */
+        int8_t *w = (int8_t *)(sc + st->off_wei);
+        const size_t pk = q_packed_bytes(st->wei_n8, st->wbits);
+        q_unpack_s(st->wei_buf, st->wei_n8, st->wbits, w);
+        memcpy(w + st->wei_n8, (const char *)st->wei_buf + pk, st->wei_bytes - st->wei_n8);
+        s = dnnl_memory_set_data_handle(st->wei, w);
     }
     int n = 0;
     a[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, csrc};
@@ -312,7 +353,7 @@ static dnnl_status_t qgemm_build(qgemm_state *st, const fast_qgemm_desc *d) {
     if (s == dnnl_success && fast_dnnl_impl_is_ref(pd)) s = dnnl_unimplemented;
     if (s == dnnl_success) s = fast_dnnl_prim_create(&st->mm, pd);
     if (s == dnnl_success)
-        s = fast_dnnl_const_reorder(&w_user, d->b,
+        s = fast_dnnl_const_reorder(&st->head, &w_user, d->b,
                                     dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                                     &st->w_buf, &st->w);
     if (s == dnnl_success) s = fast_dnnl_memory_unbound(&a, &st->a);

@@ -69,6 +69,10 @@ const char *fast_impl_name(const void *state) {
     (void)state;
     return "none";
 }
+size_t fast_held_bytes(const void *state) {
+    (void)state;
+    return 0;
+}
 const char *fast_backend_name(void) {
     return "none";
 }
