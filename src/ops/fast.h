@@ -175,8 +175,12 @@ typedef struct fast_qconv_desc {
     int relu;               /* U8 / S8 only: see above */
     int threads;            /* OpenMP threads for run; <= 0: omp_get_max_threads() */
     int src_nhwc, dst_nhwc; /* 1: that tensor is NHWC (channels last), else NCHW */
-    int weight_bits;        /* 2..7: every weight fits; held packed, widened per run */
+    int weight_bits;        /* 2..6: every weight fits; held packed, widened per run */
 } fast_qconv_desc;
+
+/* The most bytes of int8 weights a packed conv widens at once: larger
+ * layers run as several convs over output-channel chunks. */
+#define FAST_QCONV_WIDEN_CAP (64 * 1024)
 
 /* Same contracts as fast_conv_*: FAST_OK / FAST_NO / FAST_NOMEM; the state
  * owns the reordered weights; src (n, c, h, w) and dst (n, k, oh, ow) are

@@ -912,12 +912,19 @@ static void test_fast_vs_ref(void) {
  * fast kernels widen them per run. Both equal the naive loop bit for bit
  * at every width, and the reference path holds exactly M rows of
  * ceil(Kg * bits / 8) bytes. */
+static const qcase PACKED_BIG_CASES[] = { /* above FAST_QCONV_WIDEN_CAP: chunked */
+    {2, 1, 256, 64, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 1, 0, 0},
+    {2, 2, 192, 96, 1, {5, 5}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_I8, 1, 1, 0, 0, 0},
+};
+
 static void test_conv_packed(void) {
     const int widths[] = {2, 3, 4, 6};
-    int cases = 0, bad = 0, fast_packed = 0;
-    for (size_t i = 0; i < sizeof FAST_CONV_CASES / sizeof FAST_CONV_CASES[0]; i++)
+    const size_t n_fast = sizeof FAST_CONV_CASES / sizeof FAST_CONV_CASES[0];
+    const size_t n_big = sizeof PACKED_BIG_CASES / sizeof PACKED_BIG_CASES[0];
+    int cases = 0, bad = 0, fast_packed = 0, nhwc = 0;
+    for (size_t i = 0; i < n_fast + n_big; i++)
         for (int wi = 0; wi < 4; wi++) {
-            const qcase *cs = &FAST_CONV_CASES[i];
+            const qcase *cs = i < n_fast ? &FAST_CONV_CASES[i] : &PACKED_BIG_CASES[i - n_fast];
             const int bits = widths[wi], half = 1 << (bits - 1);
             qdata q;
             qdata_make(cs, &q);
@@ -959,6 +966,25 @@ static void test_conv_packed(void) {
                             if (held > g_held) bad++;
                             free(o2.data);
                         }
+                        /* NHWC in and out (the executor's layout between
+                         * integer convs): the same values */
+                        const int64_t hw = q.xd[2] * q.xd[3], ohw = outd[2] * outd[3];
+                        uint8_t *xb = malloc((size_t)(cs->N * cs->C * hw)), *yp = malloc((size_t)n);
+                        void *plain_x = q.x;
+                        blk_to_blocked_b8(plain_x, xb, cs->N, cs->C, hw, (int)cs->C, 1);
+                        q.x = xb;
+                        g_nhwc = 1;
+                        if (run_qconv(cs, &q, 0, threads, 0x1feu, fast, &o2) == CLEAVE_OK) {
+                            blk_to_plain_b8(o2.data, yp, cs->N, cs->M, ohw, (int)cs->M, 1);
+                            bad += memcmp(yp, out.data, (size_t)n) != 0;
+                            nhwc++;
+                            free(o2.data);
+                        } else {
+                            bad++;
+                        }
+                        g_nhwc = 0;
+                        q.x = plain_x;
+                        free(xb), free(yp);
                     }
                     free(out.data);
                     cases++;
@@ -966,10 +992,41 @@ static void test_conv_packed(void) {
             free(acc);
             qdata_free(&q);
         }
-    printf("packed weights (2, 3, 4, 6 bits): %d runs (reference and fast, 1 and 2 threads), "
-           "%d mismatches or wrong held sizes; fast runs holding less than int8: %d\n", cases,
-           bad, fast_packed);
+    printf("packed weights (2, 3, 4, 6 bits): %d runs (reference and fast, 1 and 2 threads, "
+           "%d NHWC), %d mismatches or wrong held sizes; fast runs holding less than int8: %d\n",
+           cases, nhwc, bad, fast_packed);
     CHECK(bad == 0);
+    /* a layer above the widening cap runs as output-channel chunks, each
+     * widening at most the cap */
+    if (fast_block_size()) {
+        const qcase *cs = &PACKED_BIG_CASES[0];
+        qdata q;
+        qdata_make(cs, &q);
+        const int64_t nw = cs->M * cs->C * 9;
+        for (int64_t j = 0; j < nw; j++) ((int8_t *)q.w)[j] = (int8_t)rnd_int(-8, 7);
+        float *scale = malloc(sizeof(float) * (size_t)cs->M);
+        for (int64_t m = 0; m < cs->M; m++) scale[m] = q.xs * q.ws[m] / q.ys;
+        fast_qconv_desc fd = {.n = 1, .c = cs->C, .h = 4, .w = 4, .k = cs->M, .kh = 3, .kw = 3,
+                              .oh = 4, .ow = 4, .stride = {1, 1}, .dilation = {1, 1}, .pad_t = 1,
+                              .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 1,
+                              .src_type = FAST_Q_U8, .dst_type = FAST_Q_U8, .src_zp = q.xz[0],
+                              .dst_zp = q.yz[0], .weight = (const int8_t *)q.w, .bias = q.b,
+                              .scale = scale, .threads = 1, .src_nhwc = 1, .dst_nhwc = 1,
+                              .weight_bits = 4};
+        void *st = NULL;
+        CHECK(fast_qconv_create(&fd, &st) == FAST_OK);
+        if (st) {
+            const char *impl = fast_impl_name(st);
+            printf("  %lld int8 weight bytes at 4 bits: %s, holds %zu, scratch %zu\n",
+                   (long long)nw, impl, fast_held_bytes(st), fast_qconv_scratch_bytes(st));
+            CHECK(!strncmp(impl, "4x ", 3)); /* 64 channels in chunks of 16 */
+            CHECK(fast_held_bytes(st) < (size_t)nw);
+            CHECK(fast_qconv_scratch_bytes(st) < (size_t)FAST_QCONV_WIDEN_CAP + 8192);
+            fast_qconv_destroy(st);
+        }
+        free(scale);
+        qdata_free(&q);
+    }
     CHECK(!fast_block_size() || fast_packed > 0); /* with a backend, its kernels held them packed */
 }
 

@@ -93,6 +93,13 @@ typedef struct qconv_state {
      * compensation, as is); run widens them into scratch at off_wei */
     int wbits;
     size_t wei_n8, wei_bytes, off_wei;
+    /* chunked (n_sub > 0): output channels [g*kc, (g+1)*kc) by sub[g], each
+     * widening only its own weights; their outputs go through scratch at
+     * off_tmp (pixels x kc, NHWC) into dst */
+    int n_sub, dst_nhwc;
+    struct qconv_state **sub;
+    int64_t kc, k, n, hw;
+    size_t elem, off_tmp;
 } qconv_state;
 
 static int qconv_desc_ok(const fast_qconv_desc *d) {
@@ -210,7 +217,94 @@ static dnnl_status_t qconv_pack_weights(qconv_state *st, int bits) {
     return dnnl_success;
 }
 
+/* Packed weights are widened into scratch before each run. A layer whose
+ * int8 weights exceed this is split by output channels into convs whose
+ * weights each fit it, so that the widened copy stays small next to the
+ * packed ones (the planner counts at most this much for it). */
+#define QCONV_WIDEN_CAP ((int64_t)FAST_QCONV_WIDEN_CAP)
+
+static int qconv_create_one(const fast_qconv_desc *d, void **state);
+
+/* The number of chunks for d: 1 when it needs none or cannot be split
+ * (grouped convs; chunks of fewer than 8 channels). */
+static int64_t qconv_chunks(const fast_qconv_desc *d) {
+    const int64_t per_k = d->c * d->kh * d->kw;
+    if (d->weight_bits < 2 || d->weight_bits > 6 || d->group != 1 || d->k * per_k <= QCONV_WIDEN_CAP)
+        return 1;
+    for (int64_t g = 2; d->k / g >= 8; g++)
+        if (d->k % g == 0 && d->k / g * per_k <= QCONV_WIDEN_CAP) return g;
+    return 1;
+}
+
+static int qconv_create_chunked(const fast_qconv_desc *d, int64_t g, void **state) {
+    qconv_state *st = cv_calloc(1, sizeof *st);
+    if (!st) return FAST_NOMEM;
+    st->sub = cv_calloc((size_t)g, sizeof *st->sub);
+    if (!st->sub) {
+        cv_free(st);
+        return FAST_NOMEM;
+    }
+    st->kc = d->k / g, st->k = d->k, st->n = d->n, st->hw = d->oh * d->ow;
+    st->elem = d->dst_type == FAST_Q_S32 ? 4 : 1;
+    st->dst_nhwc = d->dst_nhwc;
+    const int64_t per_k = d->c * d->kh * d->kw;
+    size_t scratch = 0;
+    int r = FAST_OK;
+    for (int64_t i = 0; i < g && r == FAST_OK; i++) {
+        fast_qconv_desc s = *d;
+        s.k = st->kc;
+        s.weight = d->weight + i * st->kc * per_k;
+        s.bias = d->bias ? d->bias + i * st->kc : NULL;
+        s.scale = d->scale ? d->scale + i * st->kc : NULL;
+        s.dst_nhwc = 1;
+        r = qconv_create_one(&s, (void **)&st->sub[i]);
+        if (r != FAST_OK) break;
+        st->n_sub++;
+        st->head.held += st->sub[i]->head.held;
+        if (st->sub[i]->scratch_bytes > scratch) scratch = st->sub[i]->scratch_bytes;
+    }
+    if (r != FAST_OK) {
+        fast_qconv_destroy(st);
+        return r;
+    }
+    st->off_tmp = fast_dnnl_align64(scratch);
+    st->scratch_bytes = st->off_tmp + fast_dnnl_align64((size_t)(d->n * st->hw * st->kc) * st->elem);
+    snprintf(st->head.impl, sizeof st->head.impl, "%lldx %.90s", (long long)g, st->sub[0]->head.impl);
+    *state = st;
+    return FAST_OK;
+}
+
+static int qconv_run_chunked(qconv_state *st, const void *src, void *dst, char *sc) {
+    uint8_t *tmp = (uint8_t *)(sc + st->off_tmp);
+    const size_t row = (size_t)st->kc * st->elem;
+    for (int g = 0; g < st->n_sub; g++) {
+        if (fast_qconv_run(st->sub[g], src, tmp, sc) != 0) return -1;
+        uint8_t *y = (uint8_t *)dst;
+        for (int64_t n = 0; n < st->n; n++)
+            for (int64_t p = 0; p < st->hw; p++) {
+                const uint8_t *from = tmp + (size_t)(n * st->hw + p) * row;
+                if (st->dst_nhwc) { /* pixel p's channels [g kc, (g+1) kc) */
+                    memcpy(y + ((size_t)(n * st->hw + p) * (size_t)st->k + (size_t)g * (size_t)st->kc) * st->elem,
+                           from, row);
+                } else { /* channel planes: scatter this pixel's kc values */
+                    for (int64_t c = 0; c < st->kc; c++)
+                        memcpy(y + ((size_t)((n * st->k + g * st->kc + c) * st->hw + p)) * st->elem,
+                               from + (size_t)c * st->elem, st->elem);
+                }
+            }
+    }
+    return 0;
+}
+
 int fast_qconv_create(const fast_qconv_desc *d, void **state) {
+    *state = NULL;
+    if (!qconv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+    const int64_t g = qconv_chunks(d);
+    if (g > 1) return qconv_create_chunked(d, g, state);
+    return qconv_create_one(d, state);
+}
+
+static int qconv_create_one(const fast_qconv_desc *d, void **state) {
     *state = NULL;
     if (!qconv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
     if (!q_isa_exact(d->src_type, d->weight, d->k * (d->c / d->group) * d->kh * d->kw))
@@ -261,6 +355,7 @@ size_t fast_qconv_scratch_bytes(const void *state) {
 int fast_qconv_run(void *state, const void *src, void *dst, void *scratch) {
     qconv_state *st = state;
     char *sc = scratch;
+    if (st->n_sub) return qconv_run_chunked(st, src, dst, sc);
     int saved = fast_dnnl_omp_enter(st->threads);
     dnnl_memory_t csrc = st->src_user, cdst = st->dst_user;
     dnnl_exec_arg_t a[6];
@@ -304,6 +399,8 @@ int fast_qconv_run(void *state, const void *src, void *dst, void *scratch) {
 void fast_qconv_destroy(void *state) {
     qconv_state *st = state;
     if (!st) return;
+    for (int g = 0; g < st->n_sub; g++) fast_qconv_destroy(st->sub[g]);
+    cv_free(st->sub);
     fast_dnnl_prim_destroy(&st->conv);
     fast_dnnl_prim_destroy(&st->in);
     fast_dnnl_prim_destroy(&st->out);
