@@ -8,6 +8,7 @@
  * scratch (the executor keeps uint8 activations NHWC between convs);
  * the weights are reordered once at create (with the compensation the
  * kernels need for a src zero point). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,6 +101,13 @@ typedef struct qconv_state {
     struct qconv_state **sub;
     int64_t kc, k, n, hw;
     size_t elem, off_tmp;
+    /* halves (x86 without VNNI, weights outside [-64, 63]): sub[0] sums
+     * x * (w >> 1), sub[1] x * (w & 1) + bias, both exact int32 into
+     * scratch at off_tmp and off_tmp2; run requantizes 2 a0 + a1 */
+    int halves, relu, dst_zp;
+    fast_qtype dst_type;
+    float *scale;
+    size_t off_tmp2;
 } qconv_state;
 
 static int qconv_desc_ok(const fast_qconv_desc *d) {
@@ -296,9 +304,116 @@ static int qconv_run_chunked(qconv_state *st, const void *src, void *dst, char *
     return 0;
 }
 
+/* Exact int8 on x86 without VNNI for any int8 weights: w = 2 (w >> 1) +
+ * (w & 1), both halves within what the u8 kernels sum exactly; two convs
+ * to int32, then the reference requantization (ops/qconv.c qc_requant). */
+static int qconv_create_halves(const fast_qconv_desc *d, void **state) {
+    const int64_t nw = d->k * (d->c / d->group) * d->kh * d->kw;
+    if (d->dst_type == FAST_Q_S32) {
+        /* the kernels pass accumulators through float: an int32 output is
+         * exact only while every sum stays within 2^24 */
+        const int64_t per = nw / d->k;
+        for (int64_t m = 0; m < d->k; m++) {
+            int64_t s = d->bias ? (d->bias[m] < 0 ? -(int64_t)d->bias[m] : d->bias[m]) : 0;
+            for (int64_t j = 0; j < per; j++) {
+                const int v = d->weight[m * per + j];
+                s += 255 * (v < 0 ? -v : v);
+            }
+            if (s > (1 << 24)) return FAST_NO;
+        }
+    }
+    qconv_state *st = cv_calloc(1, sizeof *st);
+    int8_t *wh = cv_malloc((size_t)nw + 1), *wl = cv_malloc((size_t)nw + 1);
+    if (st) st->sub = cv_calloc(2, sizeof *st->sub);
+    if (st && d->scale) st->scale = cv_malloc(sizeof(float) * (size_t)d->k);
+    if (!st || !wh || !wl || !st->sub || (d->scale && !st->scale)) {
+        cv_free(wh), cv_free(wl);
+        fast_qconv_destroy(st);
+        return FAST_NOMEM;
+    }
+    for (int64_t i = 0; i < nw; i++) {
+        const int v = d->weight[i];
+        wl[i] = (int8_t)(v & 1);
+        wh[i] = (int8_t)((v - (v & 1)) / 2); /* floor(v / 2), in [-64, 63] */
+    }
+    if (d->scale) memcpy(st->scale, d->scale, sizeof(float) * (size_t)d->k);
+    st->halves = 1, st->relu = d->relu, st->dst_zp = d->dst_zp, st->dst_type = d->dst_type;
+    st->k = d->k, st->n = d->n, st->hw = d->oh * d->ow, st->dst_nhwc = d->dst_nhwc;
+    st->threads = d->threads;
+    int r = FAST_OK;
+    size_t scratch = 0;
+    for (int h = 0; h < 2 && r == FAST_OK; h++) {
+        fast_qconv_desc s = *d;
+        s.dst_type = FAST_Q_S32, s.dst_zp = 0, s.relu = 0, s.scale = NULL;
+        s.weight = h ? wl : wh;
+        s.bias = h ? d->bias : NULL;
+        s.weight_bits = h ? 2 : 0; /* the low half held packed at 2 bits */
+        r = fast_qconv_create(&s, (void **)&st->sub[h]);
+        if (r != FAST_OK) break;
+        st->n_sub++;
+        st->head.held += st->sub[h]->head.held;
+        if (st->sub[h]->scratch_bytes > scratch) scratch = st->sub[h]->scratch_bytes;
+    }
+    cv_free(wh), cv_free(wl);
+    if (r != FAST_OK) {
+        fast_qconv_destroy(st);
+        return r;
+    }
+    const size_t acc = fast_dnnl_align64(sizeof(int32_t) * (size_t)(d->n * d->k * st->hw));
+    st->off_tmp = fast_dnnl_align64(scratch);
+    st->off_tmp2 = st->off_tmp + acc;
+    st->scratch_bytes = st->off_tmp2 + acc;
+    snprintf(st->head.impl, sizeof st->head.impl, "2 halves %.90s", st->sub[0]->head.impl);
+    *state = st;
+    return FAST_OK;
+}
+
+/* round half to even for |v| <= 2^22 (as ops/qconv.c) */
+static inline float qconv_rne(float v) {
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+static int qconv_run_halves(qconv_state *st, const void *src, void *dst, char *sc) {
+    int32_t *a0 = (int32_t *)(sc + st->off_tmp), *a1 = (int32_t *)(sc + st->off_tmp2);
+    if (fast_qconv_run(st->sub[0], src, a0, sc) != 0 || fast_qconv_run(st->sub[1], src, a1, sc) != 0)
+        return -1;
+    const int64_t total = st->n * st->k * st->hw;
+    if (st->dst_type == FAST_Q_S32) {
+        for (int64_t i = 0; i < total; i++)
+            ((int32_t *)dst)[i] = (int32_t)(2u * (uint32_t)a0[i] + (uint32_t)a1[i]);
+        return 0;
+    }
+    const int32_t qlo = st->dst_type == FAST_Q_S8 ? -128 : 0, qhi = st->dst_type == FAST_Q_S8 ? 127 : 255;
+    float lo = (float)(qlo - st->dst_zp), hi = (float)(qhi - st->dst_zp);
+    if (st->relu && lo < 0.0f) lo = 0.0f;
+    const int64_t K = st->k, hw = st->hw;
+    const int nhwc = st->dst_nhwc, s8 = st->dst_type == FAST_Q_S8;
+    const int32_t zp = st->dst_zp;
+    const float *scale = st->scale;
+    /* rows of one scale (NCHW: a channel's plane) or of all K (NHWC: a pixel) */
+    const int64_t rows = nhwc ? st->n * hw : st->n * K, len = nhwc ? K : hw;
+#pragma omp parallel for num_threads(st->threads) schedule(static) if (st->threads > 1 && total > (1 << 14))
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i0 = r * len;
+        const float *sv = nhwc ? scale : NULL, s1 = nhwc ? 0.0f : scale[r % K];
+        for (int64_t j = 0; j < len; j++) {
+            const int32_t a = (int32_t)(2u * (uint32_t)a0[i0 + j] + (uint32_t)a1[i0 + j]);
+            float v = (float)a * (sv ? sv[j] : s1);
+            v = v > hi ? hi : v; /* never NaN: no libm fminf / fmaxf calls */
+            v = v < lo ? lo : v;
+            const int32_t q = (int32_t)qconv_rne(v) + zp;
+            if (s8) ((int8_t *)dst)[i0 + j] = (int8_t)q;
+            else ((uint8_t *)dst)[i0 + j] = (uint8_t)q;
+        }
+    }
+    return 0;
+}
+
 int fast_qconv_create(const fast_qconv_desc *d, void **state) {
     *state = NULL;
     if (!qconv_desc_ok(d) || !fast_dnnl_engine()) return FAST_NO;
+    if (!q_isa_exact(d->src_type, d->weight, d->k * (d->c / d->group) * d->kh * d->kw))
+        return d->src_type == FAST_Q_U8 ? qconv_create_halves(d, state) : FAST_NO;
     const int64_t g = qconv_chunks(d);
     if (g > 1) return qconv_create_chunked(d, g, state);
     return qconv_create_one(d, state);
@@ -355,6 +470,7 @@ size_t fast_qconv_scratch_bytes(const void *state) {
 int fast_qconv_run(void *state, const void *src, void *dst, void *scratch) {
     qconv_state *st = state;
     char *sc = scratch;
+    if (st->halves) return qconv_run_halves(st, src, dst, sc);
     if (st->n_sub) return qconv_run_chunked(st, src, dst, sc);
     int saved = fast_dnnl_omp_enter(st->threads);
     dnnl_memory_t csrc = st->src_user, cdst = st->dst_user;
@@ -401,6 +517,7 @@ void fast_qconv_destroy(void *state) {
     if (!st) return;
     for (int g = 0; g < st->n_sub; g++) fast_qconv_destroy(st->sub[g]);
     cv_free(st->sub);
+    cv_free(st->scale);
     fast_dnnl_prim_destroy(&st->conv);
     fast_dnnl_prim_destroy(&st->in);
     fast_dnnl_prim_destroy(&st->out);
