@@ -181,6 +181,8 @@ typedef struct fast_qconv_desc {
 /* The most bytes of int8 weights a packed conv widens at once: larger
  * layers run as several convs over output-channel chunks. */
 #define FAST_QCONV_WIDEN_CAP (64 * 1024)
+/* Integer conv weights that fit this many bits are held packed (ops/qconv.c). */
+#define FAST_QCONV_PACK_MAX_BITS 6
 
 /* Same contracts as fast_conv_*: FAST_OK / FAST_NO / FAST_NOMEM; the state
  * owns the reordered weights; src (n, c, h, w) and dst (n, k, oh, ow) are

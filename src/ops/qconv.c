@@ -220,7 +220,7 @@ static void qconv_release(void *state) {
  * reordered them: widening them every run would cost time and save 1/8),
  * on the reference path at any width up to 8 (int8 rather than int16).
  * CLEAVE_WPACK=0 turns it off, for A/B runs. */
-#define QC_WPACK_MAX 6
+#define QC_WPACK_MAX FAST_QCONV_PACK_MAX_BITS
 static int qc_wpack(void) {
     const char *e = getenv("CLEAVE_WPACK");
     return !(e && *e == '0');

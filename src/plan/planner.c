@@ -117,6 +117,18 @@ double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8
     return peak;
 }
 
+double plan_widen_bytes(const plan_problem *pb, const uint8_t *edge, const int *wbits) {
+    double w = 0;
+    for (int i = 0; i < pb->dag->n_nodes; i++) {
+        int k = pb->node_layer[i];
+        if (!edge[i] || k < 0 || (wbits && wbits[k] > PLAN_WIDEN_MAX_BITS)) continue;
+        double b = (double)pb->layers[k].w_numel;
+        if (b > FAST_QCONV_WIDEN_CAP) b = FAST_QCONV_WIDEN_CAP;
+        if (b > w) w = b;
+    }
+    return w;
+}
+
 /* Weight bytes of an edge node: packed weight at wb bits plus per-channel
  * scales, and everything else (bias) as stored (fp32 when wb == 32). */
 static double node_weight_bytes(const plan_problem *pb, int i, int wb) {
@@ -203,7 +215,8 @@ static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_m
     s->total_ms = s->edge_ms + s->transfer_ms + s->codec_ms + s->cloud_ms;
     s->weight_bytes = wbytes;
     s->act_bytes = plan_act_peak_bytes(pb, edge, int8_edge);
-    s->mem_bytes = any_edge ? wbytes + s->act_bytes : 0;
+    s->widen_bytes = int8_edge ? plan_widen_bytes(pb, edge, s->wbits) : 0;
+    s->mem_bytes = any_edge ? wbytes + s->act_bytes + s->widen_bytes : 0;
     s->distortion = dist;
     s->pred_drop = 100.0 * pb->kappa * sqrt(dist);
     s->feasible = 1;
@@ -286,6 +299,8 @@ typedef struct search {
     /* tightest-constraint bookkeeping over rejected cuts */
     double best_mem_excess, best_drop; /* least memory excess; least predicted drop that fits */
     int *wl, *wb, *choice, *cross, *cl, *cb;
+    int *wnode;    /* per edge weight layer: its node */
+    double *wbuf;  /* and the engine's widening buffer when packed */
     plan_ba_layer *bal;
 } search;
 
@@ -338,16 +353,28 @@ static void offer(search *S, const uint8_t *edge, int nc, int nw, int int8_edge)
     S->st = front_add(S->ctx, &S->fr, &s);
 }
 
+static void sweep_and_offer(search *S, const uint8_t *edge, int nc, int nw, int any_edge,
+                            double mem_left, double dfix);
+
+#define PLAN_MAX_CAPS 4
 /* The cut with int8 edge kernels: weight widths from the Lagrangian sweep
  * within the memory the activations leave. S->cross / S->cl hold the nc
- * crossing tensors and their quantization layers. */
+ * crossing tensors and their quantization layers. The engine widens a
+ * packed layer (<= PLAN_WIDEN_MAX_BITS) into a buffer of up to
+ * FAST_QCONV_WIDEN_CAP bytes while it runs; that buffer is the largest
+ * packed layer's, which the per-layer sweep cannot price. So the sweep
+ * runs once per allowance c (the largest distinct layer buffers, at most
+ * PLAN_MAX_CAPS, then 0): layers whose buffer exceeds c stay at 8 bits
+ * and c is reserved, so every solution offered fits when materialized. */
 static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
     const plan_problem *pb = S->pb;
     const plan_dag *d = pb->dag;
-    int *cross = S->cross, *cl = S->cl, *cb = S->cb;
-    /* weight layers on the edge */
+    int *cross = S->cross;
+    /* weight layers on the edge, their nodes and widening buffers */
     int nw = 0;
-    double fixed_bytes = 0, min_w = 0;
+    double fixed_bytes = 0;
+    double caps[PLAN_MAX_CAPS + 1];
+    int ncap = 0;
     for (int i = 0; i < d->n_nodes; i++) {
         if (!edge[i]) continue;
         int k = pb->node_layer[i];
@@ -355,25 +382,22 @@ static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
             fixed_bytes += pb->feat[i].param_bytes;
             continue;
         }
-        plan_ba_layer *L = &S->bal[nw];
-        L->n_opt = pb->n_bits;
-        for (int o = 0; o < pb->n_bits; o++) {
-            L->rate[o] = node_weight_bytes(pb, i, pb->bits[o]);
-            L->dist[o] = dist_w(pb, k, pb->bits[o]);
-        }
-        double mn = L->rate[0];
-        for (int o = 1; o < pb->n_bits; o++) mn = L->rate[o] < mn ? L->rate[o] : mn;
-        min_w += mn;
+        S->wnode[nw] = i;
+        double v = (double)pb->layers[k].w_numel;
+        S->wbuf[nw] = v > FAST_QCONV_WIDEN_CAP ? FAST_QCONV_WIDEN_CAP : v;
         S->wl[nw++] = k;
     }
-    double act = plan_act_peak_bytes(pb, edge, 1);
-    double mem_left = pb->mem_budget - act - fixed_bytes;
-    if (any_edge && mem_left < min_w) {
-        double ex = (min_w - mem_left) / pb->mem_budget;
-        if (ex < S->best_mem_excess) S->best_mem_excess = ex;
-        return;
+    /* the largest distinct buffers, descending, then 0 */
+    double below = INFINITY;
+    while (ncap < PLAN_MAX_CAPS) {
+        double m = -1;
+        for (int j = 0; j < nw; j++)
+            if (S->wbuf[j] < below && S->wbuf[j] > m) m = S->wbuf[j];
+        if (m <= 0) break;
+        caps[ncap++] = below = m;
     }
-    S->kept++;
+    caps[ncap++] = 0;
+    const double act = plan_act_peak_bytes(pb, edge, 1);
     /* fixed activation distortion: edge activations not sent, at 8 bits */
     double dfix = 0;
     for (int t = 0; t < d->n_tensors; t++) {
@@ -383,6 +407,42 @@ static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
         for (int c = 0; c < nc; c++) sent |= cross[c] == t;
         if (!sent) dfix += dist_a(pb, k, 8);
     }
+    int kept = 0;
+    for (int ci = 0; ci < ncap && !S->st; ci++) {
+        double min_w = 0;
+        for (int j = 0; j < nw; j++) {
+            plan_ba_layer *L = &S->bal[j];
+            L->n_opt = pb->n_bits;
+            double mn = INFINITY;
+            for (int o = 0; o < pb->n_bits; o++) {
+                L->rate[o] = node_weight_bytes(pb, S->wnode[j], pb->bits[o]);
+                L->dist[o] = dist_w(pb, S->wl[j], pb->bits[o]);
+                if (pb->bits[o] <= PLAN_WIDEN_MAX_BITS && S->wbuf[j] > caps[ci])
+                    L->rate[o] = 1e30; /* not at this allowance */
+                mn = L->rate[o] < mn ? L->rate[o] : mn;
+            }
+            min_w += mn;
+        }
+        double mem_left = pb->mem_budget - act - caps[ci] - fixed_bytes;
+        if (any_edge && mem_left < min_w) {
+            double ex = (min_w - mem_left) / pb->mem_budget;
+            if (ex < S->best_mem_excess) S->best_mem_excess = ex;
+            continue;
+        }
+        kept = 1;
+        sweep_and_offer(S, edge, nc, nw, any_edge, mem_left, dfix);
+        if (!any_edge || !nw) break; /* nothing to widen: one pass */
+    }
+    S->kept += kept;
+}
+
+/* The sweep at one widening allowance: weights from the Lagrangian sweep
+ * that fit mem_left, then every combination of crossing widths. */
+static void sweep_and_offer(search *S, const uint8_t *edge, int nc, int nw, int any_edge,
+                            double mem_left, double dfix) {
+    const plan_problem *pb = S->pb;
+    const plan_dag *d = pb->dag;
+    int *cross = S->cross, *cl = S->cl, *cb = S->cb;
     plan_ba_sweep sw;
     memset(&sw, 0, sizeof sw);
     if (nw && (S->st = plan_ba_sweep_run(S->ctx, S->bal, nw, &sw))) return;
@@ -529,10 +589,13 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
     S.cross = cv_malloc(sizeof(int) * (size_t)(d->n_tensors + 1));
     S.cl = cv_malloc(sizeof(int) * (size_t)(d->n_tensors + 1));
     S.cb = cv_malloc(sizeof(int) * (size_t)(d->n_tensors + 1));
+    S.wnode = cv_malloc(sizeof(int) * (size_t)(n + 1));
+    S.wbuf = cv_malloc(sizeof(double) * (size_t)(n + 1));
     uint8_t *edge = cv_calloc((size_t)n + 1, 1);
     double *send = cv_malloc(sizeof(double) * (size_t)(d->n_tensors + 1));
     cleave_status st = CLEAVE_OK;
-    if (!S.wl || !S.wb || !S.choice || !S.bal || !S.cross || !S.cl || !S.cb || !edge || !send) {
+    if (!S.wl || !S.wb || !S.choice || !S.bal || !S.cross || !S.cl || !S.cb || !S.wnode || !S.wbuf ||
+        !edge || !send) {
         st = cv_fail(ctx, CLEAVE_E_NOMEM, "plan: out of memory");
         goto out;
     }
@@ -625,6 +688,8 @@ out:
         memset(out, 0, sizeof *out);
     }
     cv_free(S.wl);
+    cv_free(S.wnode);
+    cv_free(S.wbuf);
     cv_free(S.wb);
     cv_free(S.choice);
     cv_free(S.bal);

@@ -10,6 +10,7 @@
 
 #include "cost/link.h"
 #include "cost/predict.h"
+#include "ops/fast.h"
 #include "plan/dag.h"
 #include "quant/measure.h"
 
@@ -56,6 +57,7 @@ typedef struct plan_solution {
     double codec_ms;          /* edge + cloud request codec (0 when nothing is sent) */
     double tx_bytes;          /* payload sent */
     double weight_bytes, act_bytes, mem_bytes; /* edge memory: packed weights + activation peak */
+    double widen_bytes; /* + the engine's widening buffer (plan_widen_bytes) */
     double distortion;        /* predicted output MSE (sum of the table entries) */
     double pred_drop;         /* predicted top-1 change, percentage points */
     int feasible;             /* within memory and accuracy */
@@ -80,6 +82,13 @@ void plan_result_free(plan_result *r);
  * scales; biases 32-bit) and activation peak (liveness over the edge nodes,
  * 1 byte per element for int8 tensors, 4 for float). */
 double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8);
+/* The engine holds weights of at most PLAN_WIDEN_MAX_BITS bits packed and
+ * widens one layer (or an output-channel chunk of at most
+ * FAST_QCONV_WIDEN_CAP bytes) into scratch while it runs: the largest such
+ * buffer of the edge layers at widths wbits (NULL: as if every edge layer
+ * were packed), in bytes. */
+#define PLAN_WIDEN_MAX_BITS FAST_QCONV_PACK_MAX_BITS
+double plan_widen_bytes(const plan_problem *pb, const uint8_t *edge, const int *wbits);
 
 /* node_layer / tensor_layer for a DAG made from g (plan_dag_from_plan). */
 void plan_map_layers(const ir_graph *g, const plan_dag *d, const quant_layer *l, int n,
