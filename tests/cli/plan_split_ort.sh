@@ -26,6 +26,20 @@ if ! command -v node >/dev/null || [ ! -d "$NPM/onnxruntime-node" ]; then
 fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 fail=0
+# ONNX Runtime's integer kernels are exact only with VNNI: on x86 without
+# it they sum pairs of u8 x s8 products in int16 with saturation
+# (vpmaddubsw), and its optimized edge.onnx then differs from its own
+# float QDQ simulation by up to ~20 codes on ~40% of the values (seen on
+# an AVX2 EPYC). cleave's integer kernels are exact on any CPU, so there
+# the edge reference is ONNX Runtime with graph optimizations disabled:
+# the QDQ float simulation, one step from integer requantization on at
+# most 2% of the codes, and float edge outputs computed from such codes
+# within relative L2 1e-2 with the same top-1 (mode relq).
+EDGE_OPT=() CODES_PCT=1
+if [ "$(uname -m)" = x86_64 ] && ! grep -qE 'avx512_vnni|avx_vnni' /proc/cpuinfo; then
+  EDGE_OPT=(--opt disabled) CODES_PCT=2
+  echo "note: no VNNI on this CPU: cleave's edge is compared with ONNX Runtime's float QDQ simulation"
+fi
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fail=1; }
 
@@ -58,7 +72,9 @@ for (let r = 0; r < rows; r++) {
   agree += x === y;
 }
 const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-const pass = { exact: mx <= 1e-5, rel: rel <= 1e-4, codes: mx <= 1 && nd <= 0.01 * g.a.length, argmax: agree === rows }[mode];
+const pct = Number(process.env.CODES_PCT || 1);
+const pass = { exact: mx <= 1e-5, rel: rel <= 1e-4, codes: mx <= 1 && nd <= pct / 100 * g.a.length,
+               argmax: agree === rows, relq: rel <= 1e-2 && agree === rows }[mode];
 console.log(`max|diff| ${mx.toExponential(2)}, rel ${rel.toExponential(2)}, ${nd}/${g.a.length} differ, top-1 ${agree}/${rows}`);
 process.exit(pass ? 0 : 1);
 EOF
@@ -74,17 +90,18 @@ const rows = field === 'edge' ? m.crossing.map((c) => [c.edge_output, c.dtype]).
 for (const [n, x] of rows) console.log([n, ort(n) + '.npy', cl(n) + '.npy', x].join('\t'));
 EOF
 ORT() { node "$SRC/tools/ort_run.js" run "$@" >/dev/null 2>"$T/ort.err" || { cat "$T/ort.err"; return 1; }; }
-CMP() { node "$T/cmp.js" "$@"; }
+CMP() { CODES_PCT=$CODES_PCT node "$T/cmp.js" "$@"; }
 
 # check LABEL DIR INPUT: the four comparisons above for one split folder
 check() {
   local L=$1 d=$2 x=$3 n t
   ORT "$d/whole.onnx" --input "$x" --outdir "$d/ow" && ORT "$d/edge.onnx" --input "$x" --outdir "$d/oe" \
+    && ORT "$d/edge.onnx" --input "$x" --outdir "$d/oe_ref" "${EDGE_OPT[@]}" \
     || { bad "$L: ONNX Runtime could not run the split"; return; }
   "$CLEAVE" run "$d/edge.onnx" --input "$x" --output "$d/ce" >/dev/null || { bad "$L: cleave run edge.onnx"; return; }
   while IFS=$'\t' read -r n fo fc t; do
-    if [ "$t" = uint8 ]; then m=codes; else m=rel; fi
-    r=$(CMP $m "$d/ce/$fc" "$d/oe/$fo") && ok "$L: cleave edge '$n' vs ORT: $r" || bad "$L: cleave edge '$n' vs ORT: $r"
+    if [ "$t" = uint8 ]; then m=codes; elif [ ${#EDGE_OPT[@]} -gt 0 ]; then m=relq; else m=rel; fi
+    r=$(CMP $m "$d/ce/$fc" "$d/oe_ref/$fo") && ok "$L: cleave edge '$n' vs ORT: $r" || bad "$L: cleave edge '$n' vs ORT: $r"
     if [ -f "$d/ow/$fo" ]; then   # an output of the whole model computed on the edge
       r=$(CMP exact "$d/oe/$fo" "$d/ow/$fo") && ok "$L: ORT edge output '$n' = whole: $r" || bad "$L: ORT edge '$n' vs whole: $r"
     fi
