@@ -690,6 +690,16 @@ int cmd_edge(int argc, char **argv) {
             all.n, all.fallbacks, r.n_switches, r.n_probes, r.probe_bytes / 1024);
     if (all.labelled) fprintf(sumf, ", top-1 %.2f%%", 100.0 * all.correct / all.labelled);
     fprintf(sumf, ", p50 %.2f ms, p99 %.2f ms\n", all.p50, all.p99);
+    /* edge memory: the plan's figure (packed weights + activation peak +
+     * widening buffer) against the compiled head (arena incl. scratch and
+     * the float input, + the weights as its kernels hold them) */
+    for (int k = 0; k < r.pf.n_sol; k++) {
+        const esol *e = &r.es[k];
+        if (!e->built || !e->head) continue;
+        const double a = (double)rt_plan_arena_bytes(e->head), w = (double)rt_plan_weight_bytes(e->head);
+        fprintf(sumf, "edge memory, solution %d: plan %.1f KiB, engine %.1f KiB (arena %.1f + weights %.1f)\n",
+                r.pf.sol[k].id, r.pf.sol[k].edge_memory_bytes / 1024, (a + w) / 1024, a / 1024, w / 1024);
+    }
     if (sum_p) {
         json_t *root = json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:i,s:o,s:o}", "format", "cleave-run", "plan", plan_p,
                                  "server", server, "edge_slowdown", r.slowdown, "rtt_ms", r.rtt_ms, "answers", all.n,

@@ -203,6 +203,13 @@ json_t *edge_summary_json(const edge_run *r, const sol_summary *s, int adaptive)
                                "transfer_ms", p->transfer_ms, "codec_ms", p->codec_ms, "cloud_ms",
                                p->cloud_ms, "sent_bytes", p->sent_bytes);
         json_object_set_new(o, "predicted", pj);
+        const esol *e = &r->es[s->sol];
+        if (e->built && e->head) { /* the head as the engine holds it vs the plan's figure */
+            json_t *mj = json_pack("{s:f,s:i,s:i}", "predicted_bytes", p->edge_memory_bytes,
+                                   "engine_arena_bytes", (json_int_t)rt_plan_arena_bytes(e->head),
+                                   "engine_weight_bytes", (json_int_t)rt_plan_weight_bytes(e->head));
+            json_object_set_new(o, "edge_memory", mj);
+        }
         if (s->n) json_object_set_new(o, "predicted_per_request_ms", json_real(s->pred_req));
         double pred = adaptive ? s->pred_req : p->total_ms;
         if (s->n && s->mean > 0)

@@ -104,6 +104,7 @@ typedef struct qc_packed {
  * With Apk, A is NULL and each task widens its row of the packed operand
  * into rowbuf (K int16 per thread: `threads` rows). */
 #define QC_NT 512
+#define QC_TILE_BYTES 32768 /* per thread: a conv's im2col + accumulator tile */
 static void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, const int16_t *B,
                             int64_t ldb, int32_t *C, int64_t ldc, int threads,
                             const qc_packed *Apk, int16_t *rowbuf) {
@@ -202,6 +203,7 @@ typedef struct qconv_state {
     qc_packed pk;
     size_t off_w, off_acc, off_scale;    /* scratch: [col][w: unknown, or packed rows][acc][scales] */
     size_t off_x, off_y;                 /* then NCHW copies of an NHWC x / y (0: none) */
+    int64_t tile_lines;                  /* output lines per GEMM tile */
     void *fast;                          /* fast_qconv state or NULL */
 } qconv_state;
 
@@ -333,23 +335,25 @@ static void qconv_valid_range(int64_t off, int64_t s, int64_t limit, int64_t cou
     *hi = h > count ? count : h < *lo ? *lo : h;
 }
 
-/* col[(c*k_size + kidx) * out_size + o] = x[c][o*s - pb + k*d] - zp, 0 in
- * the padding (ONNX Runtime pads with the zero point, i.e. real 0); x is
- * Cg x in_size uint8 / int8. Like conv.c's im2col: the valid range of the
- * last output dim is computed once per row. */
+/* col[(c*k_size + kidx) * tn + o - q0*OW] = x[c][o*s - pb + k*d] - zp for
+ * the outputs o of lines [q0, q1) (a line: the last output dim; tn their
+ * count), 0 in the padding (ONNX Runtime pads with the zero point, i.e.
+ * real 0); x is Cg x in_size uint8 / int8. Like conv.c's im2col: the
+ * valid range of the last output dim is computed once per row. */
 static void qconv_im2col_s16(const qconv_geom *g, const void *x, cv_dtype xt, int32_t zp,
-                             int64_t Cg, int16_t *col, int threads) {
+                             int64_t Cg, int16_t *col, int64_t q0, int64_t q1, int threads) {
     const int L = g->nsp - 1;
     const int64_t rows = Cg * g->k_size, OW = g->out[L], W = g->in[L], sw = g->s[L];
-    const int64_t outer = g->out_size / OW;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && rows * g->out_size > (1 << 16))
+    const int64_t tn = (q1 - q0) * OW; /* the tile: output lines [q0, q1) */
+#pragma omp parallel for num_threads(threads) if (threads > 1 && rows * tn > (1 << 16))
     for (int64_t r = 0; r < rows; r++) {
-        int64_t kk[QC_MAX_SP], o[QC_MAX_SP] = {0}, kr = r % g->k_size, lo, hi;
+        int64_t kk[QC_MAX_SP], o[QC_MAX_SP] = {0}, kr = r % g->k_size, lo, hi, t = q0;
         for (int d = L; d >= 0; d--) kk[d] = kr % g->k[d], kr /= g->k[d];
+        for (int d = L - 1; d >= 0; d--) o[d] = t % g->out[d], t /= g->out[d];
         const int64_t xc = r / g->k_size * g->in_size, off = kk[L] * g->d[L] - g->pb[L];
-        int16_t *dst = col + r * g->out_size;
+        int16_t *dst = col + r * tn;
         qconv_valid_range(off, sw, W, OW, &lo, &hi);
-        for (int64_t q = 0; q < outer; q++, dst += OW) {
+        for (int64_t q = q0; q < q1; q++, dst += OW) {
             int64_t base = 0;
             int ok = 1;
             for (int d = 0; d < L && ok; d++) {
@@ -489,11 +493,21 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
         CV_TRY(qconv_hold_packed(c, st));
         c->owns_in |= 1u << io->w;
     }
-    size_t col = qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->g.out_size));
+    /* the GEMM runs over tiles of output lines, im2col columns and
+     * accumulators of about QC_TILE_BYTES per thread: the scratch stays
+     * small next to the activations (the edge's memory budget) */
+    const int64_t ow = st->g.out[st->g.nsp - 1], lines = st->g.out_size / ow;
+    const int64_t per_col = st->Kg * 2 + (st->qlinear ? st->Mg * 4 : 0);
+    const int64_t want = QC_TILE_BYTES * st->threads / (per_col > 0 ? per_col : 1);
+    st->tile_lines = (want + ow - 1) / ow;
+    if (st->tile_lines > lines) st->tile_lines = lines;
+    if (st->tile_lines < 1) st->tile_lines = 1;
+    const int64_t tn = st->tile_lines * ow;
+    size_t col = qc_align(sizeof(int16_t) * (size_t)(st->Kg * tn));
     size_t wb = st->wq ? 0
               : st->wpk ? qc_align(sizeof(int16_t) * (size_t)(st->Kg * st->threads))
                         : qc_align(sizeof(int16_t) * (size_t)(st->M * st->Kg));
-    size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(st->Mg * st->g.out_size)) : 0;
+    size_t acc = st->qlinear ? qc_align(sizeof(int32_t) * (size_t)(st->Mg * tn)) : 0;
     st->off_w = col, st->off_acc = col + wb, st->off_scale = col + wb + acc;
     c->scratch_bytes = qc_align(st->off_scale + (st->qlinear ? sizeof(float) * (size_t)st->M : 0));
     if (c->in[io->x]->block) {
@@ -555,19 +569,24 @@ static cleave_status qconv_run(op_call *c) {
         for (int64_t gi = 0; gi < st->group; gi++) {
             const char *xg = (const char *)xdata + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
             const int64_t m0 = gi * st->Mg, yoff = (n * st->M + m0) * g->out_size;
-            qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, threads);
-            int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff;
-            qc_packed pg = st->pk;
-            if (st->wpk) pg.pk += (size_t)m0 * pg.row;
-            qc_gemm_s16_ref(st->Mg, g->out_size, st->Kg, wq ? wq + m0 * st->Kg : NULL, col,
-                            g->out_size, acc, g->out_size, threads, st->wpk ? &pg : NULL,
-                            (int16_t *)(sc + st->off_w));
-            if (!st->qlinear) continue;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * g->out_size > (1 << 15))
-            for (int64_t m = 0; m < st->Mg; m++)
-                qc_requant(acc + m * g->out_size, g->out_size, bias ? bias[m0 + m] : 0,
-                           scale[m0 + m], NULL, yz, st->relu, yt,
-                           (char *)y + (size_t)(yoff + m * g->out_size) * yel);
+            const int64_t ow = g->out[g->nsp - 1], lines = g->out_size / ow;
+            for (int64_t q0 = 0; q0 < lines; q0 += st->tile_lines) {
+                const int64_t q1 = q0 + st->tile_lines < lines ? q0 + st->tile_lines : lines;
+                const int64_t tn = (q1 - q0) * ow, o0 = q0 * ow;
+                qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, q0, q1, threads);
+                /* ConvInteger: the int32 sums go straight into y's rows */
+                int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff + o0;
+                const int64_t ldc = st->qlinear ? tn : g->out_size;
+                qc_packed pg = st->pk;
+                if (st->wpk) pg.pk += (size_t)m0 * pg.row;
+                qc_gemm_s16_ref(st->Mg, tn, st->Kg, wq ? wq + m0 * st->Kg : NULL, col, tn, acc,
+                                ldc, threads, st->wpk ? &pg : NULL, (int16_t *)(sc + st->off_w));
+                if (!st->qlinear) continue;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * tn > (1 << 15))
+                for (int64_t m = 0; m < st->Mg; m++)
+                    qc_requant(acc + m * tn, tn, bias ? bias[m0 + m] : 0, scale[m0 + m], NULL, yz,
+                               st->relu, yt, (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
+            }
         }
     if (c->out[0]->block) /* NHWC out */
         blk_to_blocked_b8(y, c->out[0]->data, st->N, st->M, g->out_size, c->out[0]->block, threads);
