@@ -88,9 +88,14 @@ double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8
         for (int k = 0; k < x->n_cons; k++) left[t] += edge[x->cons[k]];
     }
 #define TBYTES(t) ((double)d->tensors[t].numel * (int8 && pb->tensor_layer[t] >= 0 ? 1.0 : (double)d->tensors[t].elem_bytes))
+    double quantize_step = 0; /* the engine quantizes a float input first: both live */
     for (int t = 0; t < d->n_tensors; t++)
-        if (d->tensors[t].producer < 0 && left[t]) live += TBYTES(t);
-    peak = live;
+        if (d->tensors[t].producer < 0 && left[t]) {
+            live += TBYTES(t);
+            if (int8 && pb->tensor_layer[t] >= 0)
+                quantize_step += (double)d->tensors[t].numel * (double)d->tensors[t].elem_bytes;
+        }
+    peak = live + quantize_step;
     for (int i = 0; i < n; i++) {
         if (!edge[i]) continue;
         const plan_node *nd = &d->nodes[i];
