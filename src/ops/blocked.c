@@ -43,20 +43,24 @@ BLK_REORDERS(blk_to_blocked_b8, blk_to_plain_b8, uint8_t, 262144)
 
 /* B-lane accumulators as GCC/Clang vector types (lowered to SSE/AVX/NEON
  * as the target allows; gcc does not vectorise the plain max loop). */
-typedef float blk_v4f __attribute__((vector_size(16)));
-typedef int blk_v4i __attribute__((vector_size(16)));
-static inline blk_v4f blk_vmax(blk_v4f a, blk_v4f b) {
-    blk_v4i m = a > b;
-    return (blk_v4f)(((blk_v4i)a & m) | ((blk_v4i)b & ~m));
-}
+typedef float blk_v8f __attribute__((vector_size(32)));
+typedef int blk_v8i __attribute__((vector_size(32)));
+/* a macro, not a function: a 32-byte vector argument changes the ABI */
+#define blk_vmax(a, b) ((blk_v8f)(((blk_v8i)(a) & ((a) > (b))) | ((blk_v8i)(b) & ~((a) > (b)))))
+/* 8 lanes: one AVX register, two SSE ones on the baseline x86-64 clone */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BLK_POOL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BLK_POOL_CLONES
+#endif
 
 /* One output row of 2-D pooling for a compile-time block B: geometry in
  * locals (stores to y cannot alias them), the B accumulators in registers,
  * taps outside the input skipped by clamping the kernel range. */
 #define BLK_POOL_ROW(NAME, B)                                                                      \
-    static void NAME(const blk_pool2d *p, const float *restrict xp, float *restrict yp,           \
-                     int64_t oh) {                                                                 \
-        enum { NV = B / 4 };                                                                       \
+    BLK_POOL_CLONES static void NAME(const blk_pool2d *p, const float *restrict xp,               \
+                                     float *restrict yp, int64_t oh) {                             \
+        enum { NV = B / 8 };                                                                       \
         const int64_t W = p->w, H = p->h, OW = p->ow, KH = p->kh, KW = p->kw, SW = p->sw;          \
         const int64_t DH = p->dh, DW = p->dw, PL = p->pl, h0 = oh * p->sh - p->pt;                \
         const int is_max = p->is_max, incl = p->include_pad;                                       \
@@ -64,19 +68,21 @@ static inline blk_v4f blk_vmax(blk_v4f a, blk_v4f b) {
         while (kh0 < kh1 && h0 + kh0 * DH < 0) kh0++;                                              \
         while (kh1 > kh0 && h0 + (kh1 - 1) * DH >= H) kh1--;                                       \
         for (int64_t kh = 0; kh < KH; kh++) th += h0 + kh * DH >= -p->pt && h0 + kh * DH < H + p->pb; \
-        const blk_v4f lo = {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX}, zero = {0, 0, 0, 0};          \
+        const blk_v8f lo = {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX,   \
+                            -FLT_MAX},                                                             \
+                      zero = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
         for (int64_t ow = 0; ow < OW; ow++) {                                                      \
             const int64_t w0 = ow * SW - PL;                                                       \
             int64_t kw0 = 0, kw1 = KW;                                                             \
             while (kw0 < kw1 && w0 + kw0 * DW < 0) kw0++;                                          \
             while (kw1 > kw0 && w0 + (kw1 - 1) * DW >= W) kw1--;                                   \
-            blk_v4f acc[NV], v;                                                                    \
+            blk_v8f acc[NV], v;                                                                    \
             for (int j = 0; j < NV; j++) acc[j] = is_max ? lo : zero;                              \
             for (int64_t kh = kh0; kh < kh1; kh++)                                                 \
                 for (int64_t kw = kw0; kw < kw1; kw++) {                                           \
                     const float *src = xp + ((h0 + kh * DH) * W + w0 + kw * DW) * B;               \
                     for (int j = 0; j < NV; j++) {                                                 \
-                        memcpy(&v, src + 4 * j, sizeof v);                                         \
+                        memcpy(&v, src + 8 * j, sizeof v);                                         \
                         acc[j] = is_max ? blk_vmax(v, acc[j]) : acc[j] + v;                        \
                     }                                                                              \
                 }                                                                                  \
@@ -100,16 +106,75 @@ static inline blk_v4f blk_vmax(blk_v4f a, blk_v4f b) {
 BLK_POOL_ROW(blk_pool_row16, 16)
 BLK_POOL_ROW(blk_pool_row8, 8)
 
+/* Max pooling without dilation, separably: the column maxima over the
+ * window's rows into tmp (W x B floats), then the row maxima over the
+ * window's columns. A 3x3 stride-1 window takes 3 + 3 maxima per output
+ * instead of 9, and the clamping runs once per row and column. */
+#define BLK_MAXPOOL_SEP(NAME, B)                                                                   \
+    BLK_POOL_CLONES static void NAME(const blk_pool2d *p, const float *restrict xp,               \
+                                     float *restrict yp, int64_t oh, float *restrict tmp) {        \
+        enum { NV = B / 8 };                                                                       \
+        const int64_t W = p->w, H = p->h, OW = p->ow, KH = p->kh, KW = p->kw, SW = p->sw;          \
+        const int64_t PL = p->pl, h0 = oh * p->sh - p->pt;                                         \
+        int64_t kh0 = 0, kh1 = KH;                                                                 \
+        while (kh0 < kh1 && h0 + kh0 < 0) kh0++;                                                   \
+        while (kh1 > kh0 && h0 + kh1 - 1 >= H) kh1--;                                              \
+        if (kh0 == kh1) { /* the window is all padding: 0, as the plain kernel */                  \
+            memset(yp, 0, sizeof(float) * (size_t)(OW * B));                                       \
+            return;                                                                                \
+        }                                                                                          \
+        blk_v8f acc[NV], v;                                                                        \
+        for (int64_t w = 0; w < W; w++) {                                                          \
+            const float *src = xp + ((h0 + kh0) * W + w) * B;                                      \
+            for (int j = 0; j < NV; j++) memcpy(&acc[j], src + 8 * j, sizeof v);                   \
+            for (int64_t kh = kh0 + 1; kh < kh1; kh++) {                                           \
+                src += W * B;                                                                      \
+                for (int j = 0; j < NV; j++) {                                                     \
+                    memcpy(&v, src + 8 * j, sizeof v);                                             \
+                    acc[j] = blk_vmax(v, acc[j]);                                                  \
+                }                                                                                  \
+            }                                                                                      \
+            memcpy(tmp + w * B, acc, sizeof acc);                                                  \
+        }                                                                                          \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                      \
+            const int64_t w0 = ow * SW - PL;                                                       \
+            int64_t kw0 = 0, kw1 = KW;                                                             \
+            while (kw0 < kw1 && w0 + kw0 < 0) kw0++;                                               \
+            while (kw1 > kw0 && w0 + kw1 - 1 >= W) kw1--;                                          \
+            if (kw0 == kw1) {                                                                      \
+                memset(yp + ow * B, 0, sizeof(float) * B);                                         \
+                continue;                                                                          \
+            }                                                                                      \
+            const float *src = tmp + (w0 + kw0) * B;                                               \
+            for (int j = 0; j < NV; j++) memcpy(&acc[j], src + 8 * j, sizeof v);                   \
+            for (int64_t kw = kw0 + 1; kw < kw1; kw++) {                                           \
+                src += B;                                                                          \
+                for (int j = 0; j < NV; j++) {                                                     \
+                    memcpy(&v, src + 8 * j, sizeof v);                                             \
+                    acc[j] = blk_vmax(v, acc[j]);                                                  \
+                }                                                                                  \
+            }                                                                                      \
+            memcpy(yp + ow * B, acc, sizeof acc);                                                  \
+        }                                                                                          \
+    }
+BLK_MAXPOOL_SEP(blk_maxpool_sep16, 16)
+BLK_MAXPOOL_SEP(blk_maxpool_sep8, 8)
+#define BLK_SEP_TMP 4096 /* floats of column maxima per thread (on the stack) */
+
 void blk_pool2d_f32(const blk_pool2d *p, const float *x, float *y, int threads) {
     const int64_t rows = p->n * p->cb * p->oh;
     const int b = p->b;
     if (b != 16 && b != 8) return; /* the executor only blocks by 8 or 16 */
+    const int sep = p->is_max && p->dh == 1 && p->dw == 1 && p->w * b <= BLK_SEP_TMP;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * p->ow * b > 32768)
     for (int64_t r = 0; r < rows; r++) {
         int64_t i = r / p->oh, oh = r % p->oh;
         const float *xp = x + i * p->h * p->w * b;
         float *yp = y + (i * p->oh + oh) * p->ow * b;
-        if (b == 16) blk_pool_row16(p, xp, yp, oh);
+        float tmp[BLK_SEP_TMP];
+        if (sep && b == 16) blk_maxpool_sep16(p, xp, yp, oh, tmp);
+        else if (sep) blk_maxpool_sep8(p, xp, yp, oh, tmp);
+        else if (b == 16) blk_pool_row16(p, xp, yp, oh);
         else blk_pool_row8(p, xp, yp, oh);
     }
 }
