@@ -29,4 +29,11 @@ cleave_status ir_pass_remove_dead(cleave_ctx *ctx, ir_graph *g, int *count);
  * folded (folding would turn DQ(w) into a float weight). */
 cleave_status ir_pass_lower_qdq(cleave_ctx *ctx, ir_graph *g, int *count);
 
+/* Before ir_pass_lower_qdq: an activation of fewer than 8 bits, written as
+ * op -> Clip(lo, hi) -> QuantizeLinear (the Clip possibly fused into op),
+ * becomes op -> QuantizeLinear -> Clip(Q(lo), Q(hi)) on the uint8 codes,
+ * which is exactly the same (quantizing is monotonic) and leaves op ->
+ * QuantizeLinear for the lowering (passes_qdq_clip.c). */
+cleave_status ir_pass_qdq_clip_codes(cleave_ctx *ctx, ir_graph *g, int *count);
+
 #endif

@@ -40,6 +40,10 @@ static int layout_kind_u8(const rt_step *s) {
     case OP_QLinearConv:
         return c->in[3] && c->in[3]->data && c->in[3]->ndim == 4 ? LK_CONV : LK_PLAIN;
     case OP_MaxPool: return LK_POOL;
+    case OP_Clip: /* codes of a narrower grid (ir_pass_qdq_clip_codes): any layout */
+        for (int k = 1; k < n->n_in; k++)
+            if (c->in[k] && cv_numel(c->in[k]) != 1) return LK_PLAIN;
+        return LK_ELT;
     case OP_QLinearAdd:
         return c->in[3] && is_4d_u8(c->in[3]) && cv_shape_eq(c->in[0], c->out[0]) &&
                        cv_shape_eq(c->in[3], c->out[0])

@@ -84,6 +84,7 @@ cleave_status rt_graph_optimize(cleave_ctx *ctx, ir_graph *g, rt_opt_stats *stat
      * a float constant */
     CV_TRY(ir_pass_remove_identity(ctx, g, &s.identity));
     CV_TRY(ir_pass_fuse_activations(ctx, g, &s.act_fused));
+    CV_TRY(ir_pass_qdq_clip_codes(ctx, g, NULL));
     CV_TRY(ir_pass_lower_qdq(ctx, g, &s.qdq_lowered));
     CV_TRY(op_bind_graph(ctx, g));
     CV_TRY(rt_fold_constants(ctx, g, &s.folded));

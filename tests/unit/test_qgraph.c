@@ -12,6 +12,8 @@
 #include "check.h"
 #include "data/data.h"
 #include "onnx/onnx.h"
+#include "ir/passes.h"
+#include "ops/op.h"
 #include "quant/measure.h"
 #include "runtime/optimize.h"
 
@@ -220,6 +222,45 @@ int main(void) {
     printf("additivity: Spearman %.3f, measured/predicted %.2f\n", rho, ratio);
     CHECK(rho >= 0.8);
     CHECK(ratio > 1.0 / 3 && ratio < 3);
+
+    /* 4-bit activations (Clip before QuantizeLinear): moving each clip onto
+     * the uint8 codes gives the same bits (quantizing is monotonic), and
+     * lets every conv lower to an integer kernel */
+    {
+        quant_config_uniform(&c, 8, 4);
+        CHECK(quant_config_resolve(ctx, &c, l, n, wb, ab) == CLEAVE_OK);
+        ir_graph *q1 = NULL, *q2 = NULL;
+        CHECK(ir_graph_clone(ctx, g, &q1) == CLEAVE_OK);
+        CHECK(quant_apply(ctx, q1, l, n, wb, ab, &c, &st, &info) == CLEAVE_OK);
+        CHECK(ir_graph_clone(ctx, q1, &q2) == CLEAVE_OK);
+        int moved = 0;
+        CHECK(ir_pass_qdq_clip_codes(ctx, q2, &moved) == CLEAVE_OK);
+        CHECK(moved == 6); /* 3 convs + 3 pools at 4 bits (the input stays at 8) */
+        CHECK(op_bind_graph(ctx, q1) == CLEAVE_OK && op_bind_graph(ctx, q2) == CLEAVE_OK);
+        cv_tensor x64 = x;
+        x64.dims[0] = 64;
+        rt_plan *p1 = NULL, *p2 = NULL;
+        CHECK(rt_plan_create(ctx, q1, NULL, 0, NULL, 0, &x64, NULL, &p1) == CLEAVE_OK);
+        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, NULL, &p2) == CLEAVE_OK);
+        if (p1 && p2) {
+            CHECK(rt_plan_run(p1, &x64) == CLEAVE_OK && rt_plan_run(p2, &x64) == CLEAVE_OK);
+            const cv_tensor *y1 = rt_plan_output(p1, 0), *y2 = rt_plan_output(p2, 0);
+            CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
+        }
+        rt_plan_destroy(p1);
+        rt_plan_destroy(p2);
+        CHECK(rt_graph_optimize(ctx, q2, NULL) == CLEAVE_OK);
+        int fconv = 0, iconv = 0;
+        for (int i = 0; i < q2->n_nodes; i++) {
+            fconv += !strcmp(q2->nodes[i].op_type, "Conv");
+            iconv += !strcmp(q2->nodes[i].op_type, "QLinearConv");
+        }
+        printf("4-bit activations: %d clips moved onto the codes; after lowering %d integer / %d "
+               "float convs\n", moved, iconv, fconv);
+        CHECK(fconv == 0 && iconv == 3);
+        ir_graph_destroy(q1);
+        ir_graph_destroy(q2);
+    }
 
     quant_table_free(&t);
     quant_outputs_free(&ref);
