@@ -74,6 +74,8 @@ static void help(void) {
            "                      it (default 0: back to back)\n"
            "  --warmup N          untimed requests per solution first (default 2)\n"
            "  --cpu N             pin the client to CPU N (default: not pinned)\n"
+           "  --ref               reference C kernels only (those of a build without oneDNN,\n"
+           "                      e.g. the aarch64 edge build)\n"
            "  --log F             JSON lines to F instead of stdout\n"
            "  --summary-json F    the summary as JSON\n"
            "  -h, --help          this text\n");
@@ -442,6 +444,8 @@ int cmd_edge(int argc, char **argv) {
             }
             r.fallback_exit = !strcmp(v, "exit");
             i++;
+        } else if (!strcmp(a, "--ref")) {
+            cleave_ctx_set_fast(ctx, 0);
         } else if (!strcmp(a, "--cc") && v) {
             tcp_cc = v, i++;
         } else if (!strcmp(a, "--compress") && v) {
@@ -697,8 +701,9 @@ int cmd_edge(int argc, char **argv) {
         const esol *e = &r.es[k];
         if (!e->built || !e->head) continue;
         const double a = (double)rt_plan_arena_bytes(e->head), w = (double)rt_plan_weight_bytes(e->head);
-        fprintf(sumf, "edge memory, solution %d: plan %.1f KiB, engine %.1f KiB (arena %.1f + weights %.1f)\n",
-                r.pf.sol[k].id, r.pf.sol[k].edge_memory_bytes / 1024, (a + w) / 1024, a / 1024, w / 1024);
+        fprintf(sumf, "edge memory, solution %d (%s): plan %.1f KiB, engine %.1f KiB (arena %.1f + weights %.1f)\n",
+                r.pf.sol[k].id, r.pf.sol[k].method, r.pf.sol[k].edge_memory_bytes / 1024, (a + w) / 1024,
+                a / 1024, w / 1024);
     }
     if (sum_p) {
         json_t *root = json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:i,s:o,s:o}", "format", "cleave-run", "plan", plan_p,

@@ -496,6 +496,8 @@ int cmd_plan(int argc, char **argv) {
     {
         double er = eprof8_p && eprof8.request_ms > 0 ? eprof8.request_ms : eprof_p ? eprof.request_ms : 0;
         pb.edge_request_ms = er * host_f;
+        /* the integer kernels' tile per edge thread (one with host profiles) */
+        pb.kernel_scratch = (double)QCONV_REF_TILE_BYTES * (from_host ? 1 : et);
         pb.cloud_request_ms = cprof_p ? cprof.request_ms : 0;
     }
     snprintf(epred, sizeof epred, "fp32: %s; int8: %s", ed, ed8);

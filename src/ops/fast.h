@@ -181,6 +181,9 @@ typedef struct fast_qconv_desc {
 /* The most bytes of int8 weights a packed conv widens at once: larger
  * layers run as several convs over output-channel chunks. */
 #define FAST_QCONV_WIDEN_CAP (64 * 1024)
+/* The reference integer conv's GEMM tile (im2col columns + accumulators)
+ * per thread (ops/qconv.c): its working memory, which the planner counts. */
+#define QCONV_REF_TILE_BYTES 32768
 /* Integer conv weights that fit this many bits are held packed (ops/qconv.c). */
 #define FAST_QCONV_PACK_MAX_BITS 6
 

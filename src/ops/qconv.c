@@ -104,7 +104,7 @@ typedef struct qc_packed {
  * With Apk, A is NULL and each task widens its row of the packed operand
  * into rowbuf (K int16 per thread: `threads` rows). */
 #define QC_NT 512
-#define QC_TILE_BYTES 32768 /* per thread: a conv's im2col + accumulator tile */
+#define QC_TILE_BYTES QCONV_REF_TILE_BYTES /* per thread: im2col + accumulator tile */
 static void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, const int16_t *B,
                             int64_t ldb, int32_t *C, int64_t ldc, int threads,
                             const qc_packed *Apk, int16_t *rowbuf) {

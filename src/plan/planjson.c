@@ -51,6 +51,7 @@ json_t *plan_solution_json(const plan_problem *pb, const plan_solution *s, int i
     json_object_set_new(p, "edge_weight_bytes", num(s->weight_bytes));
     json_object_set_new(p, "edge_activation_bytes", num(s->act_bytes));
     json_object_set_new(p, "edge_widen_bytes", num(s->widen_bytes));
+    json_object_set_new(p, "edge_scratch_bytes", num(s->scratch_bytes));
     json_object_set_new(p, "edge_memory_bytes", num(s->mem_bytes));
     json_object_set_new(p, "distortion_mse", num(s->distortion));
     json_object_set_new(p, "accuracy_drop_pt", num(s->pred_drop));

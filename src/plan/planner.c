@@ -221,7 +221,8 @@ static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_m
     s->weight_bytes = wbytes;
     s->act_bytes = plan_act_peak_bytes(pb, edge, int8_edge);
     s->widen_bytes = int8_edge ? plan_widen_bytes(pb, edge, s->wbits) : 0;
-    s->mem_bytes = any_edge ? wbytes + s->act_bytes + s->widen_bytes : 0;
+    s->scratch_bytes = int8_edge && any_edge ? pb->kernel_scratch : 0;
+    s->mem_bytes = any_edge ? wbytes + s->act_bytes + s->widen_bytes + s->scratch_bytes : 0;
     s->distortion = dist;
     s->pred_drop = 100.0 * pb->kappa * sqrt(dist);
     s->feasible = 1;
@@ -402,7 +403,7 @@ static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
         caps[ncap++] = below = m;
     }
     caps[ncap++] = 0;
-    const double act = plan_act_peak_bytes(pb, edge, 1);
+    const double act = plan_act_peak_bytes(pb, edge, 1) + (any_edge ? pb->kernel_scratch : 0);
     /* fixed activation distortion: edge activations not sent, at 8 bits */
     double dfix = 0;
     for (int t = 0; t < d->n_tensors; t++) {

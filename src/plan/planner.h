@@ -37,6 +37,8 @@ typedef struct plan_problem {
     double edge_request_ms;      /* per request that sends anything: the v2 codec on the */
     double cloud_request_ms;     /* edge (encode, parse the answer) and on the cloud */
     long cut_cap;                /* most cuts to enumerate before falling back to prefixes */
+    double kernel_scratch;       /* bytes the edge's integer kernels use while one runs (the
+                                  * reference conv's tile per thread), added to every int8 edge */
 } plan_problem;
 
 typedef enum plan_method {
@@ -58,6 +60,7 @@ typedef struct plan_solution {
     double tx_bytes;          /* payload sent */
     double weight_bytes, act_bytes, mem_bytes; /* edge memory: packed weights + activation peak */
     double widen_bytes; /* + the engine's widening buffer (plan_widen_bytes) */
+    double scratch_bytes; /* + the kernels' working memory (plan_problem.kernel_scratch) */
     double distortion;        /* predicted output MSE (sum of the table entries) */
     double pred_drop;         /* predicted top-1 change, percentage points */
     int feasible;             /* within memory and accuracy */

@@ -58,7 +58,7 @@ static void price(const inst *I, const uint8_t *edge, const int *wbits, const in
     }
     for (int q = 0; q < nc; q++) tx += ceil(I->d->tensors[cross[q]].numel * (double)cb[q] / 8);
     *lat = e + c + (nc ? cost_link_transfer_ms(&pb->link, tx) : 0);
-    *mem = any ? wb + plan_act_peak_bytes(pb, edge, int8) + (int8 ? plan_widen_bytes(pb, edge, wbits) : 0) : 0;
+    *mem = any ? wb + plan_act_peak_bytes(pb, edge, int8) + (int8 ? plan_widen_bytes(pb, edge, wbits) + pb->kernel_scratch : 0) : 0;
     *drop = 100 * pb->kappa * sqrt(dist);
 }
 
