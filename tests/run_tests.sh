@@ -11,6 +11,7 @@ export CLEAVE_MODELS_DIR=${CLEAVE_MODELS_DIR:-$(cd "$B" && pwd)/models}
 if [ $ASAN -eq 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export CLEAVE_SANITIZED=1 # timing bars are the Release suite's (see cost_emulate.sh)
   # The big torchvision models take minutes each under ASan; the trained CNN
   # still runs through every layer type they use.
   CTEST_ARGS="${CTEST_ARGS:-} -E model\.(resnet|mobilenet|googlenet|squeezenet|shufflenet|efficientnet|densenet)"

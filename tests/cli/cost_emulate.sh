@@ -47,6 +47,11 @@ js=$(grep '^{' "$T/check")
 ach=$(echo "$js" | grep -o '"achieved_slowdown":[0-9.e+-]*' | cut -d: -f2)
 if [ $rc -eq 0 ] && [ -n "$ach" ] && awk -v a="$ach" 'BEGIN { exit !(a >= 3.2 && a <= 4.8) }'; then
   ok "--slowdown 4 --check: achieved ${ach}x (bar 3.2..4.8)"
+elif [ $rc -eq 0 ] && [ -n "$ach" ] && [ "${CLEAVE_SANITIZED:-0}" = 1 ]; then
+  # Under ASan/UBSan the reference loop is unoptimised (17 s instead of
+  # 0.1 s) and throttles worse than the quota (5.8-6.5x for 4x on an AVX2
+  # EPYC VM); the Release suite holds the bar, this run checks the memory
+  ok "--slowdown 4 --check: achieved ${ach}x (sanitizer build: bar 3.2..4.8 not applied)"
 else
   bad "--slowdown 4 --check: rc=$rc achieved '${ach}' (bar 3.2..4.8): $(cat "$T/check")"
 fi
