@@ -20,6 +20,7 @@ build: deps $(BUILD)/CMakeCache.txt
 # whole-model comparisons with ONNX Runtime; cached in $(BUILD)/models.
 models: deps
 	@/usr/bin/python3 tools/export_torchvision.py --out $(BUILD)/models
+	@/usr/bin/python3 tools/export_eltwise.py --out $(BUILD)/models
 
 test: build models
 	@bash tests/run_tests.sh $(BUILD)

@@ -28,7 +28,11 @@ static void help(void) {
            "Bars: profile within 10%%, roofline and regression within 25%% (whole model).\n\n"
            "options:\n"
            "  --device FILE      device description for roofline and regression\n"
-           "                     (default devices/this-machine.json in the source tree)\n"
+           "                     (default devices/this-machine.json in the source tree);\n"
+           "                     'now': calibrate this machine first, on --threads threads\n"
+           "                     (about 4 s), as `cleave profile --calibrate-device` does:\n"
+           "                     the machine changes from day to day, a file from another\n"
+           "                     day describes another CPU\n"
            "  --threads N        engine threads (default 1)\n"
            "  --device-threads N threads the roofline and regression assume on the device\n"
            "                     (default: --threads; under cleave emulate: the device's cores,\n"
@@ -41,6 +45,9 @@ static void help(void) {
            "  --regress FILE     use this fitted regression (cleave-regress) instead of\n"
            "                     leave-one-model-out fits\n"
            "  --fit-out FILE     also fit on all reference profiles and save the regression\n"
+           "  --train MODEL      a training-only model (repeatable): its reference profile\n"
+           "                     joins every regression fit, it is not validated itself\n"
+           "                     (e.g. the element-wise sweep of tools/export_eltwise.py)\n"
            "  --use-mean         profile lookup uses node means instead of medians\n"
            "  --check            exit 4 when a bar is missed\n"
            "  --json             print the report as JSON on stdout\n"
@@ -55,6 +62,7 @@ typedef struct pred_result {
 
 typedef struct model_run {
     const char *path;
+    int train_only; /* --train: fitted on, not validated */
     cost_profile ref, truth;
     pred_result r[COST_PRED_N];
 } model_run;
@@ -99,6 +107,7 @@ static void ref_path(const char *dir, const char *model, cost_dtype dt, int thre
 int cmd_profile_validate(int argc, char **argv) {
     const char *models[MAX_MODELS], *dev_path = NULL, *dir = NULL, *reg_path = NULL,
                *fit_out = NULL, *outp = NULL;
+    int train_only[MAX_MODELS] = {0}, n_validated = 0;
     int n_models = 0, threads = 1, dev_threads_opt = 0, use_mean = 0, check = 0, json = 0, rc = 1;
     cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30};
     char dev_default[1024];
@@ -128,27 +137,35 @@ int cmd_profile_validate(int argc, char **argv) {
         else if (!strcmp(a, "--regress") && v) reg_path = v, i++;
         else if (!strcmp(a, "--fit-out") && v) fit_out = v, i++;
         else if (!strcmp(a, "-o") && v) outp = v, i++;
-        else if (!strcmp(a, "--use-mean")) use_mean = 1;
+        else if (!strcmp(a, "--train") && v && n_models < MAX_MODELS) {
+            train_only[n_models] = 1;
+            models[n_models++] = v, i++;
+        } else if (!strcmp(a, "--use-mean")) use_mean = 1;
         else if (!strcmp(a, "--check")) check = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "cleave profile --validate: unknown option or missing value '%s' (see --help)\n", a);
             goto out;
-        } else if (n_models < MAX_MODELS) models[n_models++] = a;
+        } else if (n_models < MAX_MODELS) models[n_models++] = a, n_validated++;
         else {
             fprintf(stderr, "cleave profile --validate: at most %d models\n", MAX_MODELS);
             goto out;
         }
     }
-    if (!n_models) {
-        fprintf(stderr, "cleave profile --validate: no model given (see --help)\n");
+    if (!n_validated) {
+        fprintf(stderr, "cleave profile --validate: no model to validate given (see --help)\n");
         goto out;
     }
     if (!dev_path) {
         snprintf(dev_default, sizeof dev_default, "%s/devices/this-machine.json", cli_home());
         dev_path = dev_default;
     }
-    if (cost_device_load(ctx, dev_path, &dev)) goto err;
+    if (!strcmp(dev_path, "now")) {
+        if (!json) fprintf(stderr, "calibrating this machine (%d thread%s)...\n", threads, threads > 1 ? "s" : "");
+        if (cost_device_calibrate(ctx, threads, 0, &dev)) goto err;
+    } else if (cost_device_load(ctx, dev_path, &dev)) {
+        goto err;
+    }
     /* Threads the predictors assume on the device: the engine's, except
      * under emulation, where one host core stands for the whole device. */
     const char *emu_env = getenv("CLEAVE_EMULATION");
@@ -169,6 +186,7 @@ int cmd_profile_validate(int argc, char **argv) {
     for (int m = 0; m < n_models; m++) {
         model_run *r = &runs[m];
         r->path = models[m];
+        r->train_only = train_only[m];
         char rp[1200] = "";
         int have = 0;
         if (dir) {
@@ -195,11 +213,12 @@ int cmd_profile_validate(int argc, char **argv) {
         }
         /* the independent measurement (the truth) right after, so slow drift
          * of a shared machine between models does not count as error */
-        if (cli_profile_model(ctx, models[m], &o, &r->truth)) goto err;
+        if (!r->train_only && cli_profile_model(ctx, models[m], &o, &r->truth)) goto err;
     }
     /* predictions */
     for (int m = 0; m < n_models; m++) {
         model_run *r = &runs[m];
+        if (r->train_only) continue;
         cost_predictor pp = {.kind = COST_PRED_PROFILE, .prof = &r->ref, .use_mean = use_mean};
         cost_predictor pr = {.kind = COST_PRED_ROOFLINE, .dev = &dev, .threads = dev_threads};
         evaluate(&pp, &r->truth, &r->r[COST_PRED_PROFILE]);
@@ -267,6 +286,7 @@ int cmd_profile_validate(int argc, char **argv) {
     }
     for (int m = 0; m < n_models; m++) {
         model_run *r = &runs[m];
+        if (r->train_only) continue;
         json_t *jm = json_object();
         json_object_set_new(jm, "model", json_string(r->path));
         json_object_set_new(jm, "model_sha256", json_string(r->truth.model_sha256));
