@@ -195,15 +195,21 @@ int cmd_profile_validate(int argc, char **argv) {
             if (stat(rp, &sb) == 0) {
                 char sha[65];
                 if (cv_sha256_file(ctx, models[m], sha)) goto err;
-                if (cost_profile_load(ctx, rp, sha, &r->ref)) goto err;
-                if (r->ref.threads != threads || r->ref.dtype != o.dtype) {
+                if (cost_profile_load(ctx, rp, sha, &r->ref)) {
+                    /* another model's (the file was re-exported) or unreadable:
+                     * measured again below and overwritten */
+                    fprintf(stderr, "%s; measuring it again\n", cleave_ctx_error(ctx));
+                    cleave_ctx_clear_error(ctx);
+                    cost_profile_free(&r->ref);
+                } else if (r->ref.threads != threads || r->ref.dtype != o.dtype) {
                     cv_fail(ctx, CLEAVE_E_INVALID, "%s: measured with %d threads, %s; this run uses %d, %s",
                             rp, r->ref.threads, cost_dtype_name(r->ref.dtype), threads,
                             cost_dtype_name(o.dtype));
                     goto err;
+                } else {
+                    have = 1;
+                    if (!json) fprintf(stderr, "reference profile of %s: %s\n", base_name(models[m]), rp);
                 }
-                have = 1;
-                if (!json) fprintf(stderr, "reference profile of %s: %s\n", base_name(models[m]), rp);
             }
         }
         if (!have) {
