@@ -29,7 +29,9 @@ static void help(void) {
            "cgroup); cgroup v1 (cpu.cfs_quota_us) or v2 (cpu.max). See docs/emulation.md.\n\n"
            "options:\n"
            "  --device FILE     device description to emulate (devices/*.json)\n"
-           "  --host FILE       this machine's description (default <source>/devices/this-machine.json)\n"
+           "  --host FILE       this machine's description (default <source>/devices/this-machine.json);\n"
+           "                    'now': calibrate this machine on one core first (about 4 s), for a\n"
+           "                    machine the shipped file does not describe\n"
            "  --slowdown X      use this slowdown (>= 1) instead of the descriptions' ratio\n"
            "  --dtype T         fp32 (default) or int8 throughputs for the ratio\n"
            "  --threads N       device threads for the ratio (default: all its cores)\n"
@@ -160,7 +162,12 @@ int cmd_emulate(int argc, char **argv) {
     if (!(o.slowdown > 0)) {
         if (o.host) snprintf(host_path, sizeof host_path, "%s", o.host);
         else snprintf(host_path, sizeof host_path, "%s/devices/this-machine.json", cli_home());
-        if (cost_device_load(ctx, host_path, &host)) goto err;
+        if (!strcmp(host_path, "now")) {
+            fprintf(stderr, "cleave emulate: calibrating this machine (1 thread)...\n");
+            if (cost_device_calibrate(ctx, 1, 0, &host)) goto err;
+        } else if (cost_device_load(ctx, host_path, &host)) {
+            goto err;
+        }
         dev_threads = o.threads > 0 && o.threads < dev.cores ? o.threads : dev.cores;
         if (cost_emu_slowdown(ctx, &host, &dev, (cost_dtype)o.dtype, dev_threads, &slowdown, &host_gops, &dev_gops))
             goto err;
