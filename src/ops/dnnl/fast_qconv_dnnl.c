@@ -237,7 +237,8 @@ static int qconv_create_one(const fast_qconv_desc *d, void **state);
  * (grouped convs; chunks of fewer than 8 channels). */
 static int64_t qconv_chunks(const fast_qconv_desc *d) {
     const int64_t per_k = d->c * d->kh * d->kw;
-    if (d->weight_bits < 2 || d->weight_bits > 6 || d->group != 1 || d->k * per_k <= QCONV_WIDEN_CAP)
+    if (d->weight_bits < 2 || d->weight_bits > FAST_QCONV_PACK_MAX_BITS || d->group != 1 ||
+        d->k * per_k <= QCONV_WIDEN_CAP)
         return 1;
     for (int64_t g = 2; d->k / g >= 8; g++)
         if (d->k % g == 0 && d->k / g * per_k <= QCONV_WIDEN_CAP) return g;
@@ -449,7 +450,7 @@ static int qconv_create_one(const fast_qconv_desc *d, void **state) {
         s = fast_dnnl_const_reorder(&st->head, bmd, d->bias, bmd, &st->bias_buf, &st->bias);
     }
     if (s == dnnl_success) s = qconv_bind_io(st, d, pd);
-    if (s == dnnl_success && d->weight_bits >= 2 && d->weight_bits < 8)
+    if (s == dnnl_success && d->weight_bits >= 2 && d->weight_bits <= FAST_QCONV_PACK_MAX_BITS)
         s = qconv_pack_weights(st, d->weight_bits);
     if (s == dnnl_success)
         s = dnnl_stream_create(&st->stream, fast_dnnl_engine(), dnnl_stream_default_flags);
