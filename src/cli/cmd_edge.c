@@ -74,6 +74,7 @@ static void help(void) {
            "                      it (default 0: back to back)\n"
            "  --warmup N          untimed requests per solution first (default 2)\n"
            "  --cpu N             pin the client to CPU N (default: not pinned)\n"
+           "  --threads N         engine threads on the edge (default 1)\n"
            "  --ref               reference C kernels only (those of a build without oneDNN,\n"
            "                      e.g. the aarch64 edge build)\n"
            "  --log F             JSON lines to F instead of stdout\n"
@@ -393,9 +394,11 @@ int cmd_edge(int argc, char **argv) {
     rec *rv = NULL;
     float *x = NULL;
     int *order = NULL, n_order = 0;
+    int threads = 1;
     const cli_int_opt ints[] = {{"--n", 1, 10000000, &n},
                                 {"--warmup", 0, 1000, &warmup},
                                 {"--cpu", 0, 4095, &cpu},
+                                {"--threads", 1, 4096, &threads},
                                 {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -460,6 +463,7 @@ int cmd_edge(int argc, char **argv) {
             goto out;
         }
     }
+    cleave_ctx_set_threads(ctx, threads);
     if (!plan_p || !server || !data) {
         fprintf(stderr, "cleave run: the edge client needs --plan, --server and --data (see --help)\n");
         goto out;
