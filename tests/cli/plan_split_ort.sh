@@ -6,9 +6,10 @@
 # an exit runs on the edge. For each split, on 4 Fashion-MNIST test images:
 #   1. ONNX Runtime: edge.onnx then cloud.onnx == whole.onnx (max |diff| <= 1e-5)
 #   2. cleave's engine on edge.onnx (QDQ lowered to integer kernels) sends
-#      the same codes as ONNX Runtime up to one step on at most 1% of them
-#      (integer requantization rounds ties differently from QDQ in float);
-#      float travelling tensors and edge outputs: relative L2 error <= 1e-4
+#      the same codes as ONNX Runtime up to one step on at most 2% of them
+#      (integer requantization rounds ties differently from QDQ in float;
+#      see EDGE_OPT below); float travelling tensors and edge outputs:
+#      relative L2 error <= 1e-2 and the same top-1
 #   3. cleave's engine on cloud.onnx from ONNX Runtime's codes: relative L2
 #      error <= 1e-4 (the cloud part is float: only summation order differs)
 #   4. cleave edge -> cleave cloud: the same top-1 as ONNX Runtime's whole model
@@ -32,12 +33,17 @@ fail=0
 # float QDQ simulation by up to ~20 codes on ~40% of the values (seen on
 # an AVX2 EPYC). cleave's integer kernels are exact on any CPU, so there
 # the edge reference is ONNX Runtime with graph optimizations disabled:
-# the QDQ float simulation, one step from integer requantization on at
-# most 2% of the codes, and float edge outputs computed from such codes
+# the QDQ float simulation.
+# Either way some of ORT's edge runs in float where cleave's runs on
+# integers: a conv whose output is below 8 bits has a Clip before its
+# QuantizeLinear, which ORT's QDQ fusion does not take and cleave moves
+# onto the codes (ir_pass_qdq_clip_codes). So the codes may differ by one
+# step (integer requantization against float rounding) on at most 2% of
+# the values, and float edge outputs computed from such codes must agree
 # within relative L2 1e-2 with the same top-1 (mode relq).
-EDGE_OPT=() CODES_PCT=1
+EDGE_OPT=() CODES_PCT=2
 if [ "$(uname -m)" = x86_64 ] && ! grep -qE 'avx512_vnni|avx_vnni' /proc/cpuinfo; then
-  EDGE_OPT=(--opt disabled) CODES_PCT=2
+  EDGE_OPT=(--opt disabled)
   echo "note: no VNNI on this CPU: cleave's edge is compared with ONNX Runtime's float QDQ simulation"
 fi
 ok() { echo "ok   $*"; }
@@ -100,7 +106,7 @@ check() {
     || { bad "$L: ONNX Runtime could not run the split"; return; }
   "$CLEAVE" run "$d/edge.onnx" --input "$x" --output "$d/ce" >/dev/null || { bad "$L: cleave run edge.onnx"; return; }
   while IFS=$'\t' read -r n fo fc t; do
-    if [ "$t" = uint8 ]; then m=codes; elif [ ${#EDGE_OPT[@]} -gt 0 ]; then m=relq; else m=rel; fi
+    if [ "$t" = uint8 ]; then m=codes; else m=relq; fi
     r=$(CMP $m "$d/ce/$fc" "$d/oe_ref/$fo") && ok "$L: cleave edge '$n' vs ORT: $r" || bad "$L: cleave edge '$n' vs ORT: $r"
     if [ -f "$d/ow/$fo" ]; then   # an output of the whole model computed on the edge
       r=$(CMP exact "$d/oe/$fo" "$d/ow/$fo") && ok "$L: ORT edge output '$n' = whole: $r" || bad "$L: ORT edge '$n' vs whole: $r"
