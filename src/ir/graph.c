@@ -301,6 +301,30 @@ int64_t ir_graph_opset(const ir_graph *g, const char *domain) {
     return 0;
 }
 
+int ir_graph_sole_consumer(const ir_graph *g, int v) {
+    if (v < 0 || g->values[v].is_output) return -1;
+    int who = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == v) {
+                if (who >= 0 && who != i) return -1;
+                who = i;
+            }
+    }
+    return who;
+}
+
+int ir_value_scalar_f32(const ir_graph *g, int v, float *out) {
+    if (v < 0) return 0;
+    const ir_value *x = &g->values[v];
+    if (!x->data || x->dtype != CV_F32 || cv_shape_numel(x->ndim < 0 ? 0 : x->ndim, x->dims) != 1)
+        return 0;
+    *out = *(const float *)x->data;
+    return 1;
+}
+
 int *ir_graph_consumer_counts(const ir_graph *g) {
     int *c = cv_calloc((size_t)g->n_values + 1, sizeof(int));
     if (!c) return NULL;

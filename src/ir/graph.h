@@ -152,12 +152,17 @@ cleave_status ir_graph_toposort(cleave_ctx *ctx, ir_graph *g);
 int64_t ir_graph_opset(const ir_graph *g, const char *domain);
 /* Count consumers of each value (array of n_values, caller frees). */
 int *ir_graph_consumer_counts(const ir_graph *g);
+/* The one live node reading value v, or -1 (no reader, several, v < 0, or
+ * v a graph output); a node reading v twice counts once. */
+int ir_graph_sole_consumer(const ir_graph *g, int v);
 
 /* Give a value a constant payload (copied into the arena). */
 cleave_status ir_value_set_data(cleave_ctx *ctx, ir_graph *g, int v, cv_dtype dt, int ndim,
                                 const int64_t *dims, const void *data);
 /* A cv_tensor view of a value (data NULL unless constant). */
 cv_tensor ir_value_tensor(const ir_graph *g, int v);
+/* 1 with *out set when value v (>= 0) is a constant float32 scalar. */
+int ir_value_scalar_f32(const ir_graph *g, int v, float *out);
 /* 1 if every dimension is known. */
 int ir_value_shape_known(const ir_value *v);
 

@@ -12,22 +12,6 @@ static int is_op(const ir_node *n, const char *t) {
     return !n->dead && (!n->domain[0] || !strcmp(n->domain, "ai.onnx")) && !strcmp(n->op_type, t);
 }
 
-/* The single live consumer of value v, or -1 (also -1 for graph outputs). */
-static int sole_consumer(const ir_graph *g, int v) {
-    if (g->values[v].is_output) return -1;
-    int who = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == v) {
-                if (who >= 0 && who != i) return -1;
-                who = i;
-            }
-    }
-    return who;
-}
-
 static const float *const_f32(const ir_graph *g, int v, int64_t numel) {
     if (v < 0) return NULL;
     const ir_value *val = &g->values[v];
@@ -77,7 +61,7 @@ cleave_status ir_pass_remove_identity(cleave_ctx *ctx, ir_graph *g, int *count) 
         if (g->values[y].is_output) {
             /* Keep the output's name: let x's producer write y directly. */
             int p = g->values[x].producer;
-            if (p < 0 || g->values[x].is_output || sole_consumer(g, x) != i) continue;
+            if (p < 0 || g->values[x].is_output || ir_graph_sole_consumer(g, x) != i) continue;
             ir_node *pn = &g->nodes[p];
             for (int k = 0; k < pn->n_out; k++)
                 if (pn->out[k] == x) pn->out[k] = y;
@@ -206,7 +190,7 @@ cleave_status ir_pass_fold_batchnorm(cleave_ctx *ctx, ir_graph *g, int *count) {
         ir_node *p = &g->nodes[pi];
         if (!(is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm"))) continue;
         if (p->act.kind != IR_ACT_NONE || p->out[0] != bn->in[0]) continue;
-        if (sole_consumer(g, bn->in[0]) != i) continue;
+        if (ir_graph_sole_consumer(g, bn->in[0]) != i) continue;
         c += fold_one(ctx, g, p, bn);
     }
     if (count) *count = c;
@@ -215,12 +199,7 @@ cleave_status ir_pass_fold_batchnorm(cleave_ctx *ctx, ir_graph *g, int *count) {
 
 static int scalar_f32(const ir_graph *g, int v, float *out) {
     if (v < 0) return 1; /* omitted: keep default */
-    const ir_value *val = &g->values[v];
-    if (!val->data || val->producer >= 0 || cv_shape_numel(val->ndim, val->dims) != 1) return 0;
-    cv_tensor t = ir_value_tensor(g, v);
-    if (val->dtype != CV_F32) return 0;
-    *out = (float)cv_get_f64(&t, 0);
-    return 1;
+    return g->values[v].producer < 0 && ir_value_scalar_f32(g, v, out);
 }
 
 /* Activation described by node a, or IR_ACT_NONE when not fusable. */
@@ -284,7 +263,7 @@ cleave_status ir_pass_fuse_activations(cleave_ctx *ctx, ir_graph *g, int *count)
         if (eltwise && !value_is_f32(g, p->out[0], 0)) continue;
         if (p->act.kind != IR_ACT_NONE || p->n_out < 1 || p->out[0] < 0) continue;
         if (g->values[p->out[0]].dtype != CV_F32 && g->values[p->out[0]].dtype != CV_UNDEF) continue;
-        int ci = sole_consumer(g, p->out[0]);
+        int ci = ir_graph_sole_consumer(g, p->out[0]);
         if (ci < 0) continue;
         ir_node *a = &g->nodes[ci];
         if (a->n_out < 1 || a->out[0] < 0 || a->in[0] != p->out[0]) continue;

@@ -19,30 +19,10 @@ static const ir_node *producer(const ir_graph *g, int v) {
     return &g->nodes[g->values[v].producer];
 }
 
-/* The only live consumer of v (and v is not a graph output), else -1. */
-static int sole_consumer(const ir_graph *g, int v) {
-    if (v < 0 || g->values[v].is_output) return -1;
-    int who = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == v) {
-                if (who >= 0 && who != i) return -1;
-                who = i;
-            }
-    }
-    return who;
-}
-
 static int64_t numel(const ir_value *v) { return cv_shape_numel(v->ndim < 0 ? 0 : v->ndim, v->dims); }
 
 static int const_scalar_f32(const ir_graph *g, int v, float *out) {
-    if (v < 0) return 0;
-    const ir_value *x = &g->values[v];
-    if (!x->data || x->dtype != CV_F32 || numel(x) != 1) return 0;
-    *out = *(const float *)x->data;
-    return *out > 0 && isfinite(*out);
+    return ir_value_scalar_f32(g, v, out) && *out > 0 && isfinite(*out);
 }
 
 /* A per-tensor quantization: scale (f32 scalar > 0) and zero point (u8 or
@@ -80,7 +60,7 @@ static int dq_input(const ir_graph *g, const ir_node *n, int k, qparm *q, int *x
 /* Node n's output goes only to a per-tensor QuantizeLinear; returns its index. */
 static int q_output(const ir_graph *g, const ir_node *n, qparm *q) {
     if (n->n_out != 1) return -1;
-    int ci = sole_consumer(g, n->out[0]);
+    int ci = ir_graph_sole_consumer(g, n->out[0]);
     if (ci < 0 || !is_op(&g->nodes[ci], "QuantizeLinear") || g->nodes[ci].in[0] != n->out[0] ||
         !per_tensor(g, &g->nodes[ci], q))
         return -1;
@@ -95,6 +75,17 @@ static int zp_value(cleave_ctx *ctx, ir_graph *g, const qparm *q, const char *hi
     if (ir_value_set_data(ctx, g, v, CV_U8, 0, NULL, &z)) return -1;
     g->values[v].is_initializer = 1;
     return v;
+}
+
+/* The integer node replacing float node src: named "<src>_int8", src's
+ * fused activation kept; its index, or -1 when out of memory. */
+static int add_int8_node(ir_graph *g, int src, const char *op, const char *domain, const int *in,
+                         int n_in, int out) {
+    char name[300];
+    snprintf(name, sizeof name, "%.250s_int8", g->nodes[src].name);
+    int ni = ir_graph_add_node(g, name, op, domain, in, n_in, &out, 1);
+    if (ni >= 0) g->nodes[ni].act = g->nodes[src].act;
+    return ni;
 }
 
 static int copy_attrs(ir_node *dst, const ir_node *src) {
@@ -208,14 +199,8 @@ static int lower_conv(cleave_ctx *ctx, ir_graph *g, int ci) {
     c = &g->nodes[ci];
     dw = producer(g, c->in[1]);
     int in[9] = {xq, qx.scale_v, zx, dw->in[0], dw->in[1], zw, qy.scale_v, zy, bias_v};
-    int out = g->nodes[qi].out[0];
-    char name[300];
-    snprintf(name, sizeof name, "%.250s_int8", c->name);
-    int ni = ir_graph_add_node(g, name, "QLinearConv", "", in, bias_v >= 0 ? 9 : 8, &out, 1);
-    if (ni < 0) return -1;
-    c = &g->nodes[ci];
-    if (!copy_attrs(&g->nodes[ni], c)) return -1;
-    g->nodes[ni].act = c->act;
+    int ni = add_int8_node(g, ci, "QLinearConv", "", in, bias_v >= 0 ? 9 : 8, g->nodes[qi].out[0]);
+    if (ni < 0 || !copy_attrs(&g->nodes[ni], &g->nodes[ci])) return -1;
     g->nodes[ci].dead = 1;
     g->nodes[qi].dead = 1;
     return 1;
@@ -244,12 +229,7 @@ static int lower_matmul(cleave_ctx *ctx, ir_graph *g, int mi) {
     if (zx < 0 || zy < 0 || zw < 0) return -1;
     const ir_node *dw = &g->nodes[dwi];
     int in[8] = {xq, qx.scale_v, zx, dw->in[0], dw->in[1], zw, qy.scale_v, zy};
-    int out = g->nodes[qi].out[0];
-    char name[300];
-    snprintf(name, sizeof name, "%.250s_int8", g->nodes[mi].name);
-    int ni = ir_graph_add_node(g, name, "QLinearMatMul", "", in, 8, &out, 1);
-    if (ni < 0) return -1;
-    g->nodes[ni].act = g->nodes[mi].act;
+    if (add_int8_node(g, mi, "QLinearMatMul", "", in, 8, g->nodes[qi].out[0]) < 0) return -1;
     g->nodes[mi].dead = 1;
     g->nodes[qi].dead = 1;
     return 1;
@@ -328,10 +308,7 @@ static int lower_gemm(cleave_ctx *ctx, ir_graph *g, int gi) {
     char name[300];
     snprintf(name, sizeof name, "%.250s_int8_in", gname);
     if (ir_graph_add_node(g, name, "Reshape", "", r_in, 2, &x4, 1) < 0) return -1;
-    snprintf(name, sizeof name, "%.250s_int8", g->nodes[gi].name);
-    int ci = ir_graph_add_node(g, name, "QLinearConv", "", c_in, has_bias ? 9 : 8, &y4, 1);
-    if (ci < 0) return -1;
-    g->nodes[ci].act = g->nodes[gi].act;
+    if (add_int8_node(g, gi, "QLinearConv", "", c_in, has_bias ? 9 : 8, y4) < 0) return -1;
     snprintf(name, sizeof name, "%.250s_int8_out", g->nodes[gi].name);
     if (ir_graph_add_node(g, name, "Reshape", "", r_out, 2, &out, 1) < 0) return -1;
     g->nodes[gi].dead = 1;
@@ -355,12 +332,7 @@ static int lower_add(cleave_ctx *ctx, ir_graph *g, int ai) {
     int zy = zp_value(ctx, g, &qy, "qlinear_y_zero_point");
     if (za < 0 || zb < 0 || zy < 0) return -1;
     int in[8] = {xa, qa.scale_v, za, xb, qb.scale_v, zb, qy.scale_v, zy};
-    int out = g->nodes[qi].out[0];
-    char name[300];
-    snprintf(name, sizeof name, "%.250s_int8", g->nodes[ai].name);
-    int ni = ir_graph_add_node(g, name, "QLinearAdd", "com.microsoft", in, 8, &out, 1);
-    if (ni < 0) return -1;
-    g->nodes[ni].act = g->nodes[ai].act;
+    if (add_int8_node(g, ai, "QLinearAdd", "com.microsoft", in, 8, g->nodes[qi].out[0]) < 0) return -1;
     g->nodes[ai].dead = 1;
     g->nodes[qi].dead = 1;
     return 1;

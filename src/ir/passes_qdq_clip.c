@@ -16,29 +16,9 @@ static int live_op(const ir_node *n, const char *t) {
     return !n->dead && !n->domain[0] && !strcmp(n->op_type, t);
 }
 
-/* The one live node reading v (v not a graph output), else -1. */
-static int only_reader(const ir_graph *g, int v) {
-    if (v < 0 || g->values[v].is_output) return -1;
-    int who = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (g->nodes[i].dead) continue;
-        for (int k = 0; k < g->nodes[i].n_in; k++) {
-            if (g->nodes[i].in[k] != v) continue;
-            if (who >= 0 && who != i) return -1;
-            who = i;
-        }
-    }
-    return who;
-}
-
 /* A constant float32 scalar (absent: keep *out). */
 static int const_f32(const ir_graph *g, int v, float *out) {
-    if (v < 0) return 1;
-    const ir_value *x = &g->values[v];
-    if (!x->data || x->dtype != CV_F32 || cv_shape_numel(x->ndim < 0 ? 0 : x->ndim, x->dims) != 1)
-        return 0;
-    *out = *(const float *)x->data;
-    return 1;
+    return v < 0 || ir_value_scalar_f32(g, v, out);
 }
 
 /* QuantizeLinear node q with a per-tensor scale and a uint8 zero point:
@@ -81,13 +61,13 @@ static int move_clip(cleave_ctx *ctx, ir_graph *g, int qi) {
     ir_node *p = &g->nodes[pv];
     float lo = -INFINITY, hi = INFINITY;
     int clip_node = -1;
-    if (live_op(p, "Clip") && p->opset >= 11 && p->n_out == 1 && only_reader(g, p->out[0]) == qi) {
+    if (live_op(p, "Clip") && p->opset >= 11 && p->n_out == 1 && ir_graph_sole_consumer(g, p->out[0]) == qi) {
         /* a Clip node of its own: Q reads the clip's input instead */
         if (!const_f32(g, p->n_in > 1 ? p->in[1] : -1, &lo) || !const_f32(g, p->n_in > 2 ? p->in[2] : -1, &hi))
             return 0;
         clip_node = pv;
     } else if (p->act.kind == IR_ACT_CLIP && p->n_out >= 1 && p->out[0] == q->in[0] &&
-               only_reader(g, p->out[0]) == qi) {
+               ir_graph_sole_consumer(g, p->out[0]) == qi) {
         lo = p->act.alpha, hi = p->act.beta; /* fused: the producer drops it */
     } else {
         return 0;
