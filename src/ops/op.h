@@ -97,5 +97,12 @@ cleave_status op_window_attrs(op_call *c, int nsp, int64_t *s, int64_t *d, int64
                               int64_t *pe, int *autopad);
 /* Apply a fused activation in place to n floats. */
 void op_apply_act_f32(const ir_act *act, float *x, int64_t n);
+/* The integer kernels' requantization (ONNX Runtime's):
+ *   y[j] = saturate(rne(float(acc[j] + bias) * s_j) + zp), s_j = svec[j] or s;
+ * relu clamps the scaled value at 0 first (ReLU of the real value).
+ * Clamping before rounding equals saturating after (integer bounds), as in
+ * MlasRequantizeOutput; acc + bias wraps mod 2^32. y uint8 / int8 by yt. */
+void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
+                    int32_t zp, int relu, cv_dtype yt, void *y);
 
 #endif

@@ -67,6 +67,25 @@ cleave_status op_broadcast_shape(op_call *c, int n, const cv_tensor *const *ts, 
     return CLEAVE_OK;
 }
 
+void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
+                    int32_t zp, int relu, cv_dtype yt, void *y) {
+    const int32_t qlo = yt == CV_I8 ? -128 : 0, qhi = yt == CV_I8 ? 127 : 255;
+    float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
+    if (relu && lo < 0.0f) lo = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
+        float v = (float)a * (svec ? svec[j] : s);
+        v = v <= hi ? v : hi; /* fminf / fmaxf (NaN -> hi) without the libm calls */
+        v = v >= lo ? v : lo;
+        /* round half to even for |v| <= 2^22: the 1.5 * 2^23 trick */
+        int32_t q = (int32_t)((v + 12582912.0f) - 12582912.0f) + zp;
+        if (yt == CV_U8)
+            ((uint8_t *)y)[j] = (uint8_t)q;
+        else
+            ((int8_t *)y)[j] = (int8_t)q;
+    }
+}
+
 void op_apply_act_f32(const ir_act *act, float *x, int64_t n) {
     float a = act->alpha, b = act->beta;
     switch (act->kind) {

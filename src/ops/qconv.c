@@ -133,31 +133,6 @@ static void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, c
     }
 }
 
-/* round_half_even(v) for |v| <= 2^22 (see quant.c: 1.5 * 2^23 trick). */
-static inline float qc_rne(float v) {
-    return (v + 12582912.0f) - 12582912.0f;
-}
-
-/* y[j] = saturate(rne(float(acc[j] + bias) * s_j) + zp), s_j = svec[j] or s;
- * relu: the scaled value is clamped at 0 first (ReLU of the real value).
- * Clamping before rounding equals saturating after (integer bounds), as in
- * ONNX Runtime's MlasRequantizeOutput. y uint8 / int8 by yt. */
-static void qc_requant(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
-                       int32_t zp, int relu, cv_dtype yt, void *y) {
-    const int32_t qlo = yt == CV_I8 ? -128 : 0, qhi = yt == CV_I8 ? 127 : 255;
-    float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
-    if (relu && lo < 0.0f) lo = 0.0f;
-    for (int64_t j = 0; j < n; j++) {
-        int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
-        float v = fmaxf(fminf((float)a * (svec ? svec[j] : s), hi), lo);
-        int32_t q = (int32_t)qc_rne(v) + zp;
-        if (yt == CV_U8)
-            ((uint8_t *)y)[j] = (uint8_t)q;
-        else
-            ((int8_t *)y)[j] = (int8_t)q;
-    }
-}
-
 static size_t qc_align(size_t n) {
     return (n + 63) & ~(size_t)63;
 }
@@ -584,7 +559,7 @@ static cleave_status qconv_run(op_call *c) {
                 if (!st->qlinear) continue;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * tn > (1 << 15))
                 for (int64_t m = 0; m < st->Mg; m++)
-                    qc_requant(acc + m * tn, tn, bias ? bias[m0 + m] : 0, scale[m0 + m], NULL, yz,
+                    op_requant_s32(acc + m * tn, tn, bias ? bias[m0 + m] : 0, scale[m0 + m], NULL, yz,
                                st->relu, yt, (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
             }
         }
@@ -839,7 +814,7 @@ static cleave_status qmm_run(op_call *c) {
         for (int64_t m = 0; m < M; m++) {
             const float sa = qc_scale(as, qmm_pidx(as, oa, M, m));
             for (int64_t n = 0; n < N; n++) svec[n] = sa * qc_scale(bs, qmm_pidx(bs, ob, N, n)) / ys;
-            qc_requant(acc + m * N, N, 0, 0.0f, svec, yz, st->relu, yt,
+            op_requant_s32(acc + m * N, N, 0, 0.0f, svec, yz, st->relu, yt,
                        (char *)y + (size_t)((bi * M + m) * N) * yel);
         }
     }

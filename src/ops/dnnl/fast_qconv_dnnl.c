@@ -8,7 +8,6 @@
  * scratch (the executor keeps uint8 activations NHWC between convs);
  * the weights are reordered once at create (with the compensation the
  * kernels need for a src zero point). */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@
 #include "base/pack.h"
 #include "ops/dnnl/fast_dnnl.h"
 #include "ops/fast.h"
+#include "ops/op.h"
 
 static dnnl_data_type_t qtype_dt(fast_qtype t) {
     return t == FAST_Q_U8 ? dnnl_u8 : t == FAST_Q_S8 ? dnnl_s8 : dnnl_s32;
@@ -307,7 +307,7 @@ static int qconv_run_chunked(qconv_state *st, const void *src, void *dst, char *
 
 /* Exact int8 on x86 without VNNI for any int8 weights: w = 2 (w >> 1) +
  * (w & 1), both halves within what the u8 kernels sum exactly; two convs
- * to int32, then the reference requantization (ops/qconv.c qc_requant). */
+ * to int32, then the reference requantization (op_requant_s32). */
 static int qconv_create_halves(const fast_qconv_desc *d, void **state) {
     const int64_t nw = d->k * (d->c / d->group) * d->kh * d->kw;
     if (d->dst_type == FAST_Q_S32) {
@@ -369,11 +369,6 @@ static int qconv_create_halves(const fast_qconv_desc *d, void **state) {
     return FAST_OK;
 }
 
-/* round half to even for |v| <= 2^22 (as ops/qconv.c) */
-static inline float qconv_rne(float v) {
-    return (v + 12582912.0f) - 12582912.0f;
-}
-
 static int qconv_run_halves(qconv_state *st, const void *src, void *dst, char *sc) {
     int32_t *a0 = (int32_t *)(sc + st->off_tmp), *a1 = (int32_t *)(sc + st->off_tmp2);
     if (fast_qconv_run(st->sub[0], src, a0, sc) != 0 || fast_qconv_run(st->sub[1], src, a1, sc) != 0)
@@ -384,28 +379,18 @@ static int qconv_run_halves(qconv_state *st, const void *src, void *dst, char *s
             ((int32_t *)dst)[i] = (int32_t)(2u * (uint32_t)a0[i] + (uint32_t)a1[i]);
         return 0;
     }
-    const int32_t qlo = st->dst_type == FAST_Q_S8 ? -128 : 0, qhi = st->dst_type == FAST_Q_S8 ? 127 : 255;
-    float lo = (float)(qlo - st->dst_zp), hi = (float)(qhi - st->dst_zp);
-    if (st->relu && lo < 0.0f) lo = 0.0f;
     const int64_t K = st->k, hw = st->hw;
-    const int nhwc = st->dst_nhwc, s8 = st->dst_type == FAST_Q_S8;
-    const int32_t zp = st->dst_zp;
-    const float *scale = st->scale;
+    const int nhwc = st->dst_nhwc;
+    const cv_dtype yt = st->dst_type == FAST_Q_S8 ? CV_I8 : CV_U8;
     /* rows of one scale (NCHW: a channel's plane) or of all K (NHWC: a pixel) */
     const int64_t rows = nhwc ? st->n * hw : st->n * K, len = nhwc ? K : hw;
 #pragma omp parallel for num_threads(st->threads) schedule(static) if (st->threads > 1 && total > (1 << 14))
     for (int64_t r = 0; r < rows; r++) {
-        const int64_t i0 = r * len;
-        const float *sv = nhwc ? scale : NULL, s1 = nhwc ? 0.0f : scale[r % K];
-        for (int64_t j = 0; j < len; j++) {
-            const int32_t a = (int32_t)(2u * (uint32_t)a0[i0 + j] + (uint32_t)a1[i0 + j]);
-            float v = (float)a * (sv ? sv[j] : s1);
-            v = v > hi ? hi : v; /* never NaN: no libm fminf / fmaxf calls */
-            v = v < lo ? lo : v;
-            const int32_t q = (int32_t)qconv_rne(v) + zp;
-            if (s8) ((int8_t *)dst)[i0 + j] = (int8_t)q;
-            else ((uint8_t *)dst)[i0 + j] = (uint8_t)q;
-        }
+        int32_t *a = a0 + r * len;
+        for (int64_t j = 0; j < len; j++)
+            a[j] = (int32_t)(2u * (uint32_t)a[j] + (uint32_t)a1[r * len + j]);
+        op_requant_s32(a, len, 0, nhwc ? 0.0f : st->scale[r % K], nhwc ? st->scale : NULL,
+                       st->dst_zp, st->relu, yt, (char *)dst + r * len);
     }
     return 0;
 }
