@@ -106,6 +106,20 @@ typedef int blk_v8i __attribute__((vector_size(32)));
 BLK_POOL_ROW(blk_pool_row16, 16)
 BLK_POOL_ROW(blk_pool_row8, 8)
 
+/* acc[NV] = the lane-wise max of count (>= 1) runs of NV vectors at src,
+ * src + stride, ...; src ends at the last run. */
+#define BLK_VMAX_RUN(acc, v, src, count, stride)                                                   \
+    do {                                                                                           \
+        for (int j = 0; j < NV; j++) memcpy(&(acc)[j], (src) + 8 * j, sizeof(v));                 \
+        for (int64_t t_ = 1; t_ < (count); t_++) {                                                 \
+            (src) += (stride);                                                                     \
+            for (int j = 0; j < NV; j++) {                                                         \
+                memcpy(&(v), (src) + 8 * j, sizeof(v));                                            \
+                (acc)[j] = blk_vmax((v), (acc)[j]);                                                \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* Max pooling without dilation, separably: the column maxima over the
  * window's rows into tmp (W x B floats), then the row maxima over the
  * window's columns. A 3x3 stride-1 window takes 3 + 3 maxima per output
@@ -126,14 +140,7 @@ BLK_POOL_ROW(blk_pool_row8, 8)
         blk_v8f acc[NV], v;                                                                        \
         for (int64_t w = 0; w < W; w++) {                                                          \
             const float *src = xp + ((h0 + kh0) * W + w) * B;                                      \
-            for (int j = 0; j < NV; j++) memcpy(&acc[j], src + 8 * j, sizeof v);                   \
-            for (int64_t kh = kh0 + 1; kh < kh1; kh++) {                                           \
-                src += W * B;                                                                      \
-                for (int j = 0; j < NV; j++) {                                                     \
-                    memcpy(&v, src + 8 * j, sizeof v);                                             \
-                    acc[j] = blk_vmax(v, acc[j]);                                                  \
-                }                                                                                  \
-            }                                                                                      \
+            BLK_VMAX_RUN(acc, v, src, kh1 - kh0, W * B);                                           \
             memcpy(tmp + w * B, acc, sizeof acc);                                                  \
         }                                                                                          \
         for (int64_t ow = 0; ow < OW; ow++) {                                                      \
@@ -146,14 +153,7 @@ BLK_POOL_ROW(blk_pool_row8, 8)
                 continue;                                                                          \
             }                                                                                      \
             const float *src = tmp + (w0 + kw0) * B;                                               \
-            for (int j = 0; j < NV; j++) memcpy(&acc[j], src + 8 * j, sizeof v);                   \
-            for (int64_t kw = kw0 + 1; kw < kw1; kw++) {                                           \
-                src += B;                                                                          \
-                for (int j = 0; j < NV; j++) {                                                     \
-                    memcpy(&v, src + 8 * j, sizeof v);                                             \
-                    acc[j] = blk_vmax(v, acc[j]);                                                  \
-                }                                                                                  \
-            }                                                                                      \
+            BLK_VMAX_RUN(acc, v, src, kw1 - kw0, B);                                               \
             memcpy(yp + ow * B, acc, sizeof acc);                                                  \
         }                                                                                          \
     }
