@@ -36,4 +36,12 @@ cleave_status ir_pass_lower_qdq(cleave_ctx *ctx, ir_graph *g, int *count);
  * QuantizeLinear for the lowering (passes_qdq_clip.c). */
 cleave_status ir_pass_qdq_clip_codes(cleave_ctx *ctx, ir_graph *g, int *count);
 
+/* After ir_pass_lower_qdq: a Clip of uint8 / int8 codes (constant scalar
+ * bounds) whose input only it reads, produced by QLinearConv,
+ * QLinearMatMul, QLinearAdd, QuantizeLinear or MaxPool, becomes that op's fused
+ * activation (IR_ACT_CLIP with code bounds; a fused ReLU folds in as the
+ * bound zp): the op clamps while it writes, and the engine no longer holds
+ * a second copy of the tensor (passes_qdq_clip.c). */
+cleave_status ir_pass_fuse_code_clips(cleave_ctx *ctx, ir_graph *g, int *count);
+
 #endif

@@ -5,7 +5,8 @@
  * exactly: moving the clip after the quantizer, onto the codes, leaves
  * "op -> QuantizeLinear" for ir_pass_lower_qdq to turn into an integer op,
  * and the clip runs on uint8 codes. The Clip may stand alone or be fused
- * into its producer (ir_pass_fuse_activations). */
+ * into its producer (ir_pass_fuse_activations). After the lowering, such a
+ * clip of codes is fused into the integer op that writes them. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +113,73 @@ cleave_status ir_pass_qdq_clip_codes(cleave_ctx *ctx, ir_graph *g, int *count) {
         if (r < 0) return cv_fail(ctx, CLEAVE_E_NOMEM, "QDQ clip: out of memory");
         c += r;
     }
+    if (count) *count = c;
+    if (!c) return CLEAVE_OK;
+    CV_TRY(ir_graph_compact(ctx, g));
+    CV_TRY(ir_graph_link(ctx, g));
+    return ir_graph_toposort(ctx, g);
+}
+
+/* A constant integer scalar of dtype t (uint8 / int8). */
+static int const_int(const ir_graph *g, int v, cv_dtype t, int32_t *out) {
+    if (v < 0) return 0;
+    const ir_value *x = &g->values[v];
+    if (!x->data || x->dtype != t || cv_shape_numel(x->ndim < 0 ? 0 : x->ndim, x->dims) != 1) return 0;
+    *out = t == CV_U8 ? *(const uint8_t *)x->data : *(const int8_t *)x->data;
+    return 1;
+}
+
+/* Whether node n's output codes can take a fused clip (ops/op.h,
+ * op_int_bounds): 1 with *zk the input index of its output zero point, or
+ * -1 for MaxPool (no zero point: max commutes with the clip); 0 if not. */
+static int code_clip_target(const ir_node *n, int *zk) {
+    if (n->dead) return 0;
+    *zk = -1;
+    if (!n->domain[0] && (!strcmp(n->op_type, "QLinearConv") || !strcmp(n->op_type, "QLinearMatMul")))
+        *zk = 7;
+    else if (!strcmp(n->domain, "com.microsoft") && !strcmp(n->op_type, "QLinearAdd"))
+        *zk = 7;
+    else if (!n->domain[0] && !strcmp(n->op_type, "QuantizeLinear") && n->act.kind == IR_ACT_NONE)
+        *zk = 2;
+    else if (!(!n->domain[0] && !strcmp(n->op_type, "MaxPool") && n->act.kind == IR_ACT_NONE))
+        return 0;
+    return *zk < 0 || (*zk < n->n_in && n->in[*zk] >= 0);
+}
+
+/* Fuse Clip node ci into the integer op producing its input: 1 done, 0 no match. */
+static int fuse_code_clip(ir_graph *g, int ci) {
+    const ir_node *c = &g->nodes[ci];
+    if (c->opset < 11 || c->n_in != 3 || c->n_out != 1 || c->in[0] < 0) return 0;
+    const int pi = g->values[c->in[0]].producer;
+    if (pi < 0) return 0;
+    ir_node *p = &g->nodes[pi];
+    int zk;
+    if (!code_clip_target(p, &zk) || p->n_out != 1 || p->out[0] != c->in[0]) return 0;
+    if (ir_graph_sole_consumer(g, p->out[0]) != ci || c->in[1] < 0) return 0;
+    /* the codes' dtype: the zero point's, or (MaxPool) the clip bounds' */
+    const cv_dtype t = g->values[zk >= 0 ? p->in[zk] : c->in[1]].dtype;
+    int32_t zp = 0, lo, hi;
+    if ((t != CV_U8 && t != CV_I8) || (zk >= 0 && !const_int(g, p->in[zk], t, &zp)) ||
+        !const_int(g, c->in[1], t, &lo) || !const_int(g, c->in[2], t, &hi) || lo > hi)
+        return 0;
+    if (p->act.kind == IR_ACT_RELU) {
+        if (zp > lo) lo = zp; /* ReLU of the real value: codes >= zp */
+    } else if (p->act.kind != IR_ACT_NONE) {
+        return 0;
+    }
+    if (lo > hi) lo = hi; /* clip(max(v, zp), lo, hi) with zp > hi: hi everywhere */
+    p->act.kind = IR_ACT_CLIP;
+    p->act.alpha = (float)lo;
+    p->act.beta = (float)hi;
+    p->out[0] = c->out[0];
+    g->nodes[ci].dead = 1;
+    return 1;
+}
+
+cleave_status ir_pass_fuse_code_clips(cleave_ctx *ctx, ir_graph *g, int *count) {
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (live_op(&g->nodes[i], "Clip")) c += fuse_code_clip(g, i);
     if (count) *count = c;
     if (!c) return CLEAVE_OK;
     CV_TRY(ir_graph_compact(ctx, g));

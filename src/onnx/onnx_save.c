@@ -153,7 +153,9 @@ static cleave_status build(saver *s, Onnx__GraphProto *gp, Onnx__AttributeProto 
         n_fused += n->act.kind != IR_ACT_NONE;
         /* an activation fused into an integer op acts on the real value
          * before requantization; a float Relu node after it cannot say that */
-        if (n->act.kind != IR_ACT_NONE && !strncmp(n->op_type, "QLinear", 7))
+        if (n->act.kind != IR_ACT_NONE &&
+            (!strncmp(n->op_type, "QLinear", 7) || !strcmp(n->op_type, "QuantizeLinear") ||
+             !strcmp(n->op_type, "MaxPool")))
             return cv_fail(s->ctx, CLEAVE_E_UNSUPPORTED,
                            "node '%s' (%s): an activation fused into an integer op has no ONNX "
                            "form; save the QDQ graph instead",

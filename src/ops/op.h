@@ -98,11 +98,20 @@ cleave_status op_window_attrs(op_call *c, int nsp, int64_t *s, int64_t *d, int64
 /* Apply a fused activation in place to n floats. */
 void op_apply_act_f32(const ir_act *act, float *x, int64_t n);
 /* The integer kernels' requantization (ONNX Runtime's):
- *   y[j] = saturate(rne(float(acc[j] + bias) * s_j) + zp), s_j = svec[j] or s;
- * relu clamps the scaled value at 0 first (ReLU of the real value).
- * Clamping before rounding equals saturating after (integer bounds), as in
+ *   y[j] = clamp(rne(float(acc[j] + bias) * s_j) + zp, lo, hi), s_j = svec[j] or s;
+ * lo..hi are output codes within yt's range (op_int_bounds: the range
+ * itself, from zp up for a fused ReLU, a fused Clip's codes). Clamping
+ * before rounding equals clamping after (integer bounds), as in
  * MlasRequantizeOutput; acc + bias wraps mod 2^32. y uint8 / int8 by yt. */
 void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
-                    int32_t zp, int relu, cv_dtype yt, void *y);
+                    int32_t zp, int32_t lo, int32_t hi, cv_dtype yt, void *y);
+/* The output codes [lo, hi] an integer op (output dtype yt, zero point zp)
+ * may write under its fused activation: none -> yt's range; Relu (of the
+ * real value) -> from zp; Clip -> its bounds, which on an integer op are
+ * codes (ir_pass_fuse_code_clips puts them there): integers within yt's
+ * range, lo <= hi. Anything else fails naming the node. */
+cleave_status op_int_bounds(op_call *c, cv_dtype yt, int32_t zp, int32_t *lo, int32_t *hi);
+/* Clamp n codes of dtype yt (uint8 / int8) in place to [lo, hi]. */
+void op_clamp_codes(void *y, cv_dtype yt, int64_t n, int32_t lo, int32_t hi);
 
 #endif

@@ -68,10 +68,8 @@ cleave_status op_broadcast_shape(op_call *c, int n, const cv_tensor *const *ts, 
 }
 
 void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const float *svec,
-                    int32_t zp, int relu, cv_dtype yt, void *y) {
-    const int32_t qlo = yt == CV_I8 ? -128 : 0, qhi = yt == CV_I8 ? 127 : 255;
-    float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
-    if (relu && lo < 0.0f) lo = 0.0f;
+                    int32_t zp, int32_t qlo, int32_t qhi, cv_dtype yt, void *y) {
+    const float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
     for (int64_t j = 0; j < n; j++) {
         int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)bias);
         float v = (float)a * (svec ? svec[j] : s);
@@ -83,6 +81,39 @@ void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const 
             ((uint8_t *)y)[j] = (uint8_t)q;
         else
             ((int8_t *)y)[j] = (int8_t)q;
+    }
+}
+
+cleave_status op_int_bounds(op_call *c, cv_dtype yt, int32_t zp, int32_t *lo, int32_t *hi) {
+    const int32_t tmin = yt == CV_I8 ? -128 : 0, tmax = yt == CV_I8 ? 127 : 255;
+    const ir_act *a = &c->node->act;
+    *lo = tmin, *hi = tmax;
+    switch (a->kind) {
+    case IR_ACT_NONE: return CLEAVE_OK;
+    case IR_ACT_RELU:
+        if (zp > tmin) *lo = zp > tmax ? tmax : zp;
+        return CLEAVE_OK;
+    case IR_ACT_CLIP:
+        if (!(a->alpha >= (float)tmin && a->beta <= (float)tmax && a->alpha <= a->beta) ||
+            a->alpha != (float)(int32_t)a->alpha || a->beta != (float)(int32_t)a->beta)
+            return op_fail(c, CLEAVE_E_INVALID,
+                           "a fused Clip on %s codes needs integer bounds within %d..%d (got %g, %g)",
+                           cv_dtype_name(yt), (int)tmin, (int)tmax, (double)a->alpha, (double)a->beta);
+        *lo = (int32_t)a->alpha, *hi = (int32_t)a->beta;
+        return CLEAVE_OK;
+    default: return op_fail(c, CLEAVE_E_UNSUPPORTED, "fused activation is not supported on this integer op");
+    }
+}
+
+void op_clamp_codes(void *y, cv_dtype yt, int64_t n, int32_t lo, int32_t hi) {
+    if (yt == CV_I8) {
+        int8_t *p = (int8_t *)y;
+        const int8_t l = (int8_t)lo, h = (int8_t)hi;
+        for (int64_t i = 0; i < n; i++) p[i] = p[i] < l ? l : p[i] > h ? h : p[i];
+    } else {
+        uint8_t *p = (uint8_t *)y;
+        const uint8_t l = (uint8_t)lo, h = (uint8_t)hi;
+        for (int64_t i = 0; i < n; i++) p[i] = p[i] < l ? l : p[i] > h ? h : p[i];
     }
 }
 

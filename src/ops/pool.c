@@ -107,6 +107,21 @@ static cleave_status pool_max_infer(op_call *c) {
         return op_fail(c, CLEAVE_E_INVALID, "storage_order = %lld must be 0 or 1", (long long)so);
     pool_set_out(c, &g, c->in[0]->dtype, 0);
     if (c->n_out > 1) pool_set_out(c, &g, CV_I64, 1);
+    if (c->node->act.kind != IR_ACT_NONE) { /* a Clip of codes (ir_pass_fuse_code_clips) */
+        int32_t lo, hi;
+        if (c->node->act.kind != IR_ACT_CLIP || (c->in[0]->dtype != CV_U8 && c->in[0]->dtype != CV_I8))
+            return op_fail(c, CLEAVE_E_UNSUPPORTED, "a fused activation needs uint8 / int8 codes");
+        CV_TRY(op_int_bounds(c, c->in[0]->dtype, 0, &lo, &hi));
+    }
+    return CLEAVE_OK;
+}
+
+/* A fused Clip of the output codes: max commutes with it, so after. */
+static cleave_status pool_clamp_codes(op_call *c) {
+    if (c->node->act.kind == IR_ACT_NONE) return CLEAVE_OK;
+    int32_t lo, hi;
+    CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
+    op_clamp_codes(c->out[0]->data, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
     return CLEAVE_OK;
 }
 
@@ -450,7 +465,7 @@ static cleave_status pool_max_run(op_call *c) {
     CV_TRY(pool_shape(c, 1, &g));
     if (c->in[0]->block) {
         pool_run_blocked(c, &g, 1, 0);
-        return CLEAVE_OK;
+        return pool_clamp_codes(c);
     }
     pool_tap *taps = (pool_tap *)c->scratch;
     pool_fill_taps(&g, taps);
@@ -471,7 +486,7 @@ static cleave_status pool_max_run(op_call *c) {
     }
     pool_planes(&g, taps, fn, c->in[0]->data, c->out[0]->data, cv_dtype_size(c->in[0]->dtype), ind,
                 0, pool_threads(c));
-    if (!ind) return CLEAVE_OK;
+    if (!ind) return pool_clamp_codes(c);
     /* In-plane index -> flat NC<spatial> index; storage_order 1 numbers
      * the spatial positions column-major. */
     const int colmajor = ir_attr_int(c->node, "storage_order", 0) == 1;

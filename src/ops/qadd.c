@@ -58,16 +58,15 @@ static cleave_status qadd_prepare(op_call *c) {
         !scalar_zp(c->n_in > 7 ? c->in[7] : NULL, t, &zc))
         return op_fail(c, CLEAVE_E_UNSUPPORTED, "zero points must be constant %s scalars",
                        cv_dtype_name(t));
-    if (c->node->act.kind != IR_ACT_NONE && c->node->act.kind != IR_ACT_RELU)
-        return op_fail(c, CLEAVE_E_UNSUPPORTED, "only a fused Relu is supported");
+    int32_t qlo, qhi; /* none, Relu, or a Clip of the output codes */
+    CV_TRY(op_int_bounds(c, t, zc, &qlo, &qhi));
     qadd_state *st = cv_calloc(1, sizeof *st);
     if (!st) return op_fail(c, CLEAVE_E_NOMEM, "out of memory");
     st->ka = sa / sc;
     st->kb = sb / sc;
     st->off = (float)zc - st->ka * (float)za - st->kb * (float)zb;
-    st->lo = t == CV_U8 ? 0.0f : -128.0f;
-    st->hi = t == CV_U8 ? 255.0f : 127.0f;
-    if (c->node->act.kind == IR_ACT_RELU && (float)zc > st->lo) st->lo = (float)zc;
+    st->lo = (float)qlo;
+    st->hi = (float)qhi;
     st->same_shape = cv_shape_eq(a, y) && cv_shape_eq(b, y);
     st->ndim = y->ndim;
     int64_t ra = 1, rb = 1;

@@ -40,7 +40,7 @@ typedef struct qconv_state {
     qconv_io io;
     qconv_geom g;
     int64_t N, C, M, group, Cg, Mg, Kg; /* Kg = Cg * k_size, the GEMM depth */
-    int qlinear, relu, threads;
+    int qlinear, relu, clip, threads; /* clip: a fused Clip of the output codes */
     int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare, */
     uint8_t *wpk;                        /* or held packed (then wq is NULL) */
     qc_packed pk;
@@ -313,7 +313,18 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     st->Cg = st->C / st->group, st->Mg = st->M / st->group, st->Kg = st->Cg * st->g.k_size;
     st->qlinear = io->ys >= 0;
     st->relu = c->node->act.kind == IR_ACT_RELU;
+    st->clip = c->node->act.kind == IR_ACT_CLIP;
     st->threads = c->threads > 1 ? c->threads : 1;
+    if (st->qlinear) {
+        int32_t lo, hi; /* the bounds are valid (the zero point is checked again at run) */
+        const cv_tensor *yz = c->in[io->yz];
+        s = op_int_bounds(c, yz->dtype, yz->data ? qc_zp(yz, 0) : 0, &lo, &hi);
+        if (s != CLEAVE_OK) {
+            qconv_release(st);
+            c->state = NULL;
+            return s;
+        }
+    }
     int r = qconv_try_fast(c, st);
     if (r == FAST_NOMEM) return qc_nomem(c, qconv_release, "creating the fast kernel");
     if (r == FAST_OK) {
@@ -375,6 +386,11 @@ static cleave_status qconv_run(op_call *c) {
     if (st->fast) {
         if (fast_qconv_run(st->fast, x->data, y, c->scratch) != 0)
             return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        if (st->clip) { /* the kernel applied none; the code bounds do not depend on zp */
+            int32_t lo, hi;
+            CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
+            op_clamp_codes(y, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
+        }
         return CLEAVE_OK;
     }
     int threads = c->threads < st->threads ? c->threads : st->threads;
@@ -396,12 +412,13 @@ static cleave_status qconv_run(op_call *c) {
     const cv_tensor *bt = qc_in(c, io->b);
     const int32_t *bias = bt ? (const int32_t *)bt->data : NULL;
     float *scale = (float *)(sc + st->off_scale);
-    int32_t yz = 0;
+    int32_t yz = 0, ylo = 0, yhi = 0;
     cv_dtype yt = c->out[0]->dtype;
     if (st->qlinear) {
         const float xs = qc_scale(c->in[io->xs], 0), ys = qc_scale(c->in[io->ys], 0);
         for (int64_t m = 0; m < st->M; m++) scale[m] = xs * qc_scale(c->in[io->ws], m) / ys;
         yz = qc_zp(c->in[io->yz], 0);
+        CV_TRY(op_int_bounds(c, yt, yz, &ylo, &yhi));
     }
     const size_t xel = cv_dtype_size(x->dtype), yel = cv_dtype_size(yt);
     for (int64_t n = 0; n < st->N; n++)
@@ -424,7 +441,7 @@ static cleave_status qconv_run(op_call *c) {
 #pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * tn > (1 << 15))
                 for (int64_t m = 0; m < st->Mg; m++)
                     op_requant_s32(acc + m * tn, tn, bias ? bias[m0 + m] : 0, scale[m0 + m], NULL, yz,
-                               st->relu, yt, (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
+                                   ylo, yhi, yt, (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
             }
         }
     if (c->out[0]->block) /* NHWC out */

@@ -30,7 +30,7 @@ typedef struct qmm_geom {
 typedef struct qmm_state {
     qmm_io io;
     qmm_geom g;
-    int qlinear, relu, threads;
+    int qlinear, relu, clip, threads; /* clip: a fused Clip of the output codes */
     int16_t *bq;                     /* (b - b_zp) for every b batch when known at prepare */
     size_t off_b, off_acc, off_scale; /* scratch: [a rows][b if not packed][acc][scale row] */
     void *fast;                      /* fast_qgemm state or NULL */
@@ -184,7 +184,18 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
     const qmm_geom *g = &st->g;
     st->qlinear = io->ys >= 0;
     st->relu = c->node->act.kind == IR_ACT_RELU;
+    st->clip = c->node->act.kind == IR_ACT_CLIP;
     st->threads = c->threads > 1 ? c->threads : 1;
+    if (st->qlinear) {
+        int32_t lo, hi; /* the bounds are valid (the zero point is checked again at run) */
+        const cv_tensor *yz = c->in[io->yz];
+        s = op_int_bounds(c, yz->dtype, yz->data ? qc_zp(yz, 0) : 0, &lo, &hi);
+        if (s != CLEAVE_OK) {
+            qmm_release(st);
+            c->state = NULL;
+            return s;
+        }
+    }
     int r = qmm_try_fast(c, st);
     if (r == FAST_NOMEM) return qc_nomem(c, qmm_release, "creating the fast kernel");
     if (r == FAST_OK) {
@@ -228,6 +239,11 @@ static cleave_status qmm_run(op_call *c) {
     if (st->fast) {
         if (fast_qgemm_run(st->fast, a->data, y, c->scratch) != 0)
             return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
+        if (st->clip) { /* the kernel applied none; the code bounds do not depend on zp */
+            int32_t lo, hi;
+            CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
+            op_clamp_codes(y, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
+        }
         return CLEAVE_OK;
     }
     int threads = c->threads < st->threads ? c->threads : st->threads;
@@ -250,12 +266,14 @@ static cleave_status qmm_run(op_call *c) {
         const cv_tensor *as = c->in[io->as], *bs = c->in[io->bs];
         const float ys = qc_scale(c->in[io->ys], 0);
         const int32_t yz = qc_zp(c->in[io->yz], 0);
+        int32_t ylo, yhi;
+        CV_TRY(op_int_bounds(c, yt, yz, &ylo, &yhi));
         float *svec = (float *)(sc + st->off_scale);
         for (int64_t m = 0; m < M; m++) {
             const float sa = qc_scale(as, qmm_pidx(as, oa, M, m));
             for (int64_t n = 0; n < N; n++) svec[n] = sa * qc_scale(bs, qmm_pidx(bs, ob, N, n)) / ys;
-            op_requant_s32(acc + m * N, N, 0, 0.0f, svec, yz, st->relu, yt,
-                       (char *)y + (size_t)((bi * M + m) * N) * yel);
+            op_requant_s32(acc + m * N, N, 0, 0.0f, svec, yz, ylo, yhi, yt,
+                           (char *)y + (size_t)((bi * M + m) * N) * yel);
         }
     }
     return CLEAVE_OK;

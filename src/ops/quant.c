@@ -16,12 +16,6 @@ static inline float quant_rne(float v) {
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-/* Saturation range of a quantized dtype (uint8 / int8). */
-static void quant_range(cv_dtype t, int32_t *lo, int32_t *hi) {
-    *lo = t == CV_I8 ? -128 : 0;
-    *hi = t == CV_I8 ? 127 : 255;
-}
-
 /* How a (De)QuantizeLinear's scale / zero point apply to x: x viewed as
  * outer x n x inner with parameter j for the middle index (n = 1: one
  * parameter for the whole tensor). */
@@ -101,11 +95,13 @@ static cleave_status quantize_infer(op_call *c) {
     if (z && od && od != (int64_t)z->dtype)
         return op_fail(c, CLEAVE_E_INVALID, "output_dtype %lld differs from the zero point's dtype",
                        (long long)od);
+    int32_t lo, hi; /* a fused activation: a Clip of the codes (ir_pass_fuse_code_clips) */
+    CV_TRY(op_int_bounds(c, yt, 0, &lo, &hi));
     op_set_out(c, 0, yt, x->ndim, x->dims);
     return CLEAVE_OK;
 }
 
-/* y[i] = saturate(rne(x[i] / s) + zp), n values from offset off; x float32
+/* y[i] = clamp(rne(x[i] / s) + zp, qlo, qhi), n values from offset off; x float32
  * or int32 (converted to float first), y uint8 / int8 by yt. Clamping
  * before the rounding is the same as after (the bounds are integers) and
  * keeps quant_rne in range; a NaN quotient saturates to the high bound.
@@ -123,9 +119,7 @@ static cleave_status quantize_infer(op_call *c) {
         }                                                                                          \
     } while (0)
 static void quantize_run_span(const void *x, cv_dtype xt, int64_t off, void *y, cv_dtype yt,
-                              float s, int32_t zp, int64_t n) {
-    int32_t qlo, qhi;
-    quant_range(yt, &qlo, &qhi);
+                              float s, int32_t zp, int32_t qlo, int32_t qhi, int64_t n) {
     const float lo = (float)(qlo - zp), hi = (float)(qhi - zp);
     if (xt == CV_F32 && yt == CV_U8) QUANT_LOOP(float, uint8_t);
     else if (xt == CV_F32) QUANT_LOOP(float, int8_t);
@@ -142,9 +136,12 @@ static cleave_status quantize_run(op_call *c) {
     const float *s = (const float *)c->in[1]->data;
     cv_tensor *y = c->out[0];
     for (int64_t o = 0; o < qa.outer; o++)
-        for (int64_t j = 0; j < qa.n; j++)
+        for (int64_t j = 0; j < qa.n; j++) {
+            int32_t lo, hi; /* the type's range, or a fused activation's codes */
+            CV_TRY(op_int_bounds(c, y->dtype, quant_zp(z, j), &lo, &hi));
             quantize_run_span(x->data, x->dtype, (o * qa.n + j) * qa.inner, y->data, y->dtype, s[j],
-                              quant_zp(z, j), qa.inner);
+                              quant_zp(z, j), lo, hi, qa.inner);
+        }
     return CLEAVE_OK;
 }
 
@@ -226,7 +223,7 @@ static cleave_status dynquant_run(op_call *c) {
     const float scale = mx == mn ? 1.0f : (mx - mn) / 255.0f;
     const float zf = fmaxf(0.0f, fminf(255.0f, 0.0f - mn / scale));
     const int32_t zp = (int32_t)quant_rne(zf);
-    quantize_run_span(xv, CV_F32, 0, c->out[0]->data, CV_U8, scale, zp, n);
+    quantize_run_span(xv, CV_F32, 0, c->out[0]->data, CV_U8, scale, zp, 0, 255, n);
     if (c->n_out > 1 && c->out[1]) *(float *)c->out[1]->data = scale;
     if (c->n_out > 2 && c->out[2]) *(uint8_t *)c->out[2]->data = (uint8_t)zp;
     return CLEAVE_OK;

@@ -121,14 +121,23 @@ static void qrange(cv_dtype t, int32_t *lo, int32_t *hi) {
     *lo = t == CV_I8 ? -128 : 0, *hi = t == CV_I8 ? 127 : 255;
 }
 
+/* A fused Clip of the output codes (relu == 2 in a case): these bounds. */
+static void clip_codes(cv_dtype t, int32_t *lo, int32_t *hi) {
+    *lo = t == CV_I8 ? -90 : 7, *hi = t == CV_I8 ? 77 : 180;
+}
+
 /* The requantization ONNX Runtime does, written the obvious way:
  * saturate(rint(float(acc) * s) + zp) with s = (a_scale * b_scale) / y_scale
- * in float; relu clamps the scaled value at 0. */
+ * in float; relu 1 clamps the scaled value at 0; relu 2 clamps the codes
+ * to clip_codes (a Clip on the codes after it, fused). */
 static int32_t requant_naive(int32_t acc, float s, int32_t zp, int relu, cv_dtype yt) {
     float v = (float)acc * s;
-    if (relu && v < 0) v = 0;
+    if (relu == 1 && v < 0) v = 0;
     int32_t lo, hi;
-    qrange(yt, &lo, &hi);
+    if (relu == 2)
+        clip_codes(yt, &lo, &hi);
+    else
+        qrange(yt, &lo, &hi);
     double q = (double)rintf(fmaxf(fminf(v, 1e9f), -1e9f)) + zp;
     return q < lo ? lo : q > hi ? hi : (int32_t)q;
 }
@@ -224,6 +233,7 @@ typedef struct qcase {
     int64_t N, C, M, group, in[3], k[3], s[3], d[3], pads[6];
     cv_dtype xt, wt, yt;
     int per_ch, bias, relu, ties; /* ties: scales powers of two (many exact .5 products) */
+    /* relu: 1 a fused ReLU, 2 a fused Clip of the output codes (clip_codes) */
     int big; /* x in [200, 255] with zero point 0, w in [100, 127]: |acc| > 2^24 for large K */
 } qcase;
 
@@ -345,7 +355,12 @@ static cleave_status run_qconv(const qcase *cs, const qdata *q, int integer, int
     tn_ints(&t, "dilations", cs->d, cs->nsp);
     tn_ints(&t, "pads", cs->pads, 2 * cs->nsp);
     tn_int(&t, "group", cs->group);
-    if (cs->relu && !integer) t.n.act.kind = IR_ACT_RELU;
+    if (cs->relu == 1 && !integer) t.n.act.kind = IR_ACT_RELU;
+    if (cs->relu == 2 && !integer) {
+        int32_t lo, hi;
+        clip_codes(cs->yt, &lo, &hi);
+        t.n.act = (ir_act){IR_ACT_CLIP, (float)lo, (float)hi};
+    }
     const int64_t *wpd = cs->per_ch ? q->md : q->one;
     cv_tensor x = tt(cs->xt, q->nd, q->xd, q->x), w = tt(cs->wt, q->nd, q->wd, q->w);
     cv_tensor xz = tt(cs->xt, 0, q->one, (void *)q->xz), wz = tt(cs->wt, 1, wpd, q->wz);
@@ -450,6 +465,10 @@ static const qcase CONV_CASES[] = {
     {3, 1, 2, 3, 1, {6, 20, 30}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1, 1, 1, 1},
      CV_U8, CV_I8, CV_U8, 1, 1, 0, 0, 0},
     {1, 1, 2, 2, 2, {1500}, {3}, {1}, {1}, {1, 1}, CV_U8, CV_I8, CV_I8, 1, 0, 0, 0, 0},
+    /* a Clip of the output codes fused (ir_pass_fuse_code_clips) */
+    {2, 1, 64, 33, 1, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 2, 0, 0},
+    {2, 1, 4, 6, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_I8, CV_I8, CV_I8, 1, 1, 2, 1, 0},
+    {2, 2, 3, 5, 1, {40, 41}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 2, 0, 0},
 };
 
 static void test_conv_sweep(void) {
@@ -750,9 +769,15 @@ static void test_errors(void) {
     in[8] = tt(CV_I32, 1, three, q.b); /* bias of the wrong length */
     CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_E_INVALID);
     in[8] = tt(CV_I32, 1, q.md, q.b);
-    t.n.act.kind = IR_ACT_SIGMOID; /* only ReLU can be fused */
+    t.n.act.kind = IR_ACT_SIGMOID; /* only ReLU and a Clip of the codes can be fused */
     CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_E_UNSUPPORTED);
-    t.n.act.kind = IR_ACT_NONE;
+    t.n.act = (ir_act){IR_ACT_CLIP, 2.5f, 100.0f}; /* codes are integers */
+    CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_E_INVALID);
+    t.n.act = (ir_act){IR_ACT_CLIP, 0.0f, 300.0f}; /* beyond uint8 */
+    CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_E_INVALID);
+    t.n.act = (ir_act){IR_ACT_CLIP, 9.0f, 8.0f}; /* empty */
+    CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_E_INVALID);
+    t.n.act = (ir_act){IR_ACT_NONE, 0.0f, 0.0f};
     CHECK(call_op(&t, 9, in, 1, &out, 1, 0, 0) == CLEAVE_OK);
     free(out.data);
     /* MatMulInteger: inner dims differ */
@@ -814,7 +839,8 @@ static void fast_conv_case(const qcase *cs, int integer, fstats *fs) {
         .relu = !integer && cs->relu, .threads = 2};
     void *st = NULL;
     fs->cases++;
-    if (fast_qconv_create(&fd, &st) == FAST_OK) {
+    /* the kernel has no clip of codes: QLinearConv clamps after it (below) */
+    if (cs->relu != 2 && fast_qconv_create(&fd, &st) == FAST_OK) {
         fs->taken++;
         void *y = calloc((size_t)cv_numel(&ref), 4);
         size_t sb = fast_qconv_scratch_bytes(st);
@@ -844,6 +870,8 @@ static const qcase FAST_CONV_CASES[] = {
     {2, 1, 16, 24, 1, {8, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_I8, CV_I8, CV_I8, 1, 1, 1, 1, 0},
     {2, 1, 128, 8, 1, {6, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 0, 0, 1},
     {2, 1, 256, 4, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, CV_U8, CV_I8, CV_I8, 0, 0, 0, 0, 1},
+    {2, 1, 64, 64, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_U8, CV_I8, CV_U8, 1, 1, 2, 0, 0},
+    {2, 1, 16, 24, 1, {8, 8}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, CV_I8, CV_I8, CV_I8, 1, 1, 2, 1, 0},
 };
 
 static void fast_mm_case(const mcase *cs, int integer, fstats *fs) {

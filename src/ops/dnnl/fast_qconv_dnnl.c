@@ -382,6 +382,8 @@ static int qconv_run_halves(qconv_state *st, const void *src, void *dst, char *s
     const int64_t K = st->k, hw = st->hw;
     const int nhwc = st->dst_nhwc;
     const cv_dtype yt = st->dst_type == FAST_Q_S8 ? CV_I8 : CV_U8;
+    const int32_t ylo = st->relu && st->dst_zp > (yt == CV_I8 ? -128 : 0) ? st->dst_zp : yt == CV_I8 ? -128 : 0;
+    const int32_t yhi = yt == CV_I8 ? 127 : 255;
     /* rows of one scale (NCHW: a channel's plane) or of all K (NHWC: a pixel) */
     const int64_t rows = nhwc ? st->n * hw : st->n * K, len = nhwc ? K : hw;
 #pragma omp parallel for num_threads(st->threads) schedule(static) if (st->threads > 1 && total > (1 << 14))
@@ -390,7 +392,7 @@ static int qconv_run_halves(qconv_state *st, const void *src, void *dst, char *s
         for (int64_t j = 0; j < len; j++)
             a[j] = (int32_t)(2u * (uint32_t)a[j] + (uint32_t)a1[r * len + j]);
         op_requant_s32(a, len, 0, nhwc ? 0.0f : st->scale[r % K], nhwc ? st->scale : NULL,
-                       st->dst_zp, st->relu, yt, (char *)dst + r * len);
+                       st->dst_zp, ylo, yhi, yt, (char *)dst + r * len);
     }
     return 0;
 }
