@@ -291,3 +291,52 @@ int q_bits_s16(const int16_t *q, size_t n) {
     }
     return lo < -128 || hi > 127 ? 9 : bits_for(lo, hi);
 }
+
+/* The range [first, first + n) of a stream, value by value through the
+ * 16-bit window (the bytes around the range keep their other bits). */
+void q_unpack_u_at(const uint8_t *in, size_t first, size_t n, int bits, uint8_t *q) {
+    if (bits < 1 || bits > 8) return;
+    if (first == 0 || (first * (size_t)bits) % 8 == 0) {
+        q_unpack_u(in + first * (size_t)bits / 8, n, bits, q);
+        return;
+    }
+    const unsigned mask = (1u << bits) - 1u;
+    size_t bitpos = first * (size_t)bits;
+    for (size_t i = 0; i < n; i++, bitpos += (size_t)bits) {
+        const size_t byte = bitpos >> 3;
+        const unsigned sh = (unsigned)(bitpos & 7);
+        unsigned v = in[byte];
+        if (sh + (unsigned)bits > 8) v |= (unsigned)in[byte + 1] << 8;
+        q[i] = (uint8_t)((v >> sh) & mask);
+    }
+}
+
+void q_pack_u_at(const uint8_t *q, size_t first, size_t n, int bits, uint8_t *out) {
+    if (bits < 1 || bits > 8 || !n) return;
+    const unsigned mask = (1u << bits) - 1u;
+    size_t bitpos = first * (size_t)bits;
+    size_t i = 0;
+    /* value by value up to a byte boundary, whole bytes through q_pack_u,
+     * then value by value again for the tail */
+    for (; i < n && (bitpos & 7); i++, bitpos += (size_t)bits) {
+        const size_t byte = bitpos >> 3;
+        const unsigned sh = (unsigned)(bitpos & 7);
+        const unsigned v = (q[i] & mask) << sh, m = mask << sh;
+        out[byte] = (uint8_t)((out[byte] & ~m) | v);
+        if (sh + (unsigned)bits > 8) out[byte + 1] = (uint8_t)((out[byte + 1] & ~(m >> 8)) | (v >> 8));
+    }
+    /* whole groups of 8 values fill whole bytes */
+    const size_t whole = (n - i) / 8 * 8;
+    if (whole) {
+        q_pack_u(q + i, whole, bits, out + (bitpos >> 3));
+        i += whole;
+        bitpos += whole * (size_t)bits;
+    }
+    for (; i < n; i++, bitpos += (size_t)bits) {
+        const size_t byte = bitpos >> 3;
+        const unsigned sh = (unsigned)(bitpos & 7);
+        const unsigned v = (q[i] & mask) << sh, m = mask << sh;
+        out[byte] = (uint8_t)((out[byte] & ~m) | v);
+        if (sh + (unsigned)bits > 8) out[byte + 1] = (uint8_t)((out[byte + 1] & ~(m >> 8)) | (v >> 8));
+    }
+}

@@ -20,6 +20,12 @@ void q_pack_u(const uint8_t *q, size_t n, int bits, uint8_t *out);
 void q_unpack_u(const uint8_t *in, size_t n, int bits, uint8_t *q);
 void q_pack_s(const int8_t *q, size_t n, int bits, uint8_t *out);
 void q_unpack_s(const uint8_t *in, size_t n, int bits, int8_t *q);
+/* The values [first, first + n) of such a stream: q_unpack_u_at reads
+ * them, q_pack_u_at writes them and leaves every other value's bits as
+ * they are (how the engine reads and writes parts of a packed activation;
+ * not thread-safe on a shared boundary byte). */
+void q_unpack_u_at(const uint8_t *in, size_t first, size_t n, int bits, uint8_t *q);
+void q_pack_u_at(const uint8_t *q, size_t first, size_t n, int bits, uint8_t *out);
 /* q_unpack_s widened to int16 (the reference integer kernels' operands). */
 void q_unpack_s16(const uint8_t *in, size_t n, int bits, int16_t *q);
 

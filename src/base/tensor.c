@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/pack.h"
+
 size_t cv_dtype_size(cv_dtype t) {
     switch (t) {
     case CV_F32: case CV_I32: case CV_U32: return 4;
@@ -37,6 +39,7 @@ const char *cv_dtype_name(cv_dtype t) {
 int cv_dtype_supported(cv_dtype t) { return cv_dtype_size(t) != 0; }
 
 size_t cv_storage_bytes(const cv_tensor *t) {
+    if (t->pbits > 0 && t->pbits < 8) return q_packed_bytes((size_t)cv_numel(t), t->pbits);
     if (!t->block || t->ndim != 4) return cv_nbytes(t);
     int64_t cp = (t->dims[1] + t->block - 1) / t->block * t->block;
     return (size_t)(t->dims[0] * cp * t->dims[2] * t->dims[3]) * cv_dtype_size(t->dtype);

@@ -39,6 +39,11 @@ typedef struct cv_tensor {
      * zero. B == C is NHWC (the executor's layout for uint8 activations).
      * Only ops that declare they handle it ever see a blocked tensor. */
     int block;
+    /* 0: one element per dtype size. 1..7 (uint8 only): codes in
+     * [0, 2^pbits) held packed (base/pack.h stream, pbits bits each), as
+     * the executor keeps activations below 8 bits (rt_options
+     * .pack_activations); only the ops runtime/pack.c lists see one. */
+    int pbits;
 } cv_tensor;
 
 /* Bytes per element; 0 for string/undefined. */

@@ -21,6 +21,8 @@ static void help(void) {
            "  --format npy|pb      file type written into a folder (default npy)\n"
            "  --threads N          threads (default 1)\n"
            "  --ref                reference C kernels only (no oneDNN)\n"
+           "  --pack               hold activations below 8 bits packed (with --ref or a\n"
+           "                       build without oneDNN: the edge engine's memory)\n"
            "  --raw                do not optimise the graph\n"
            "  --time               print the run time\n"
            "  -h, --help           this text\n");
@@ -49,7 +51,7 @@ int cmd_run(int argc, char **argv) {
     fast_set_deterministic(1); /* the same output bits every run */
     const char *model = NULL, *output = NULL, *format = "npy";
     const char *in_arg[CLI_MAX_INPUTS];
-    int n_arg = 0, threads = 1, ref = 0, raw = 0, show_time = 0, rc = 1;
+    int n_arg = 0, threads = 1, ref = 0, pack = 0, raw = 0, show_time = 0, rc = 1;
     cleave_ctx *ctx;
     if (cleave_ctx_create(&ctx)) return 1;
     ir_graph *g = NULL;
@@ -82,6 +84,7 @@ int cmd_run(int argc, char **argv) {
             if (!cli_parse_int(a, v, 1, 1024, &threads)) goto out;
             i++;
         } else if (!strcmp(a, "--ref")) ref = 1;
+        else if (!strcmp(a, "--pack")) pack = 1;
         else if (!strcmp(a, "--raw")) raw = 1;
         else if (!strcmp(a, "--time")) show_time = 1;
         else if (!cli_positional("run", a, &model)) goto out;
@@ -128,7 +131,8 @@ int cmd_run(int argc, char **argv) {
         bound[slot] = 1;
         ordered[slot] = in[k];
     }
-    if (rt_plan_create(ctx, g, ids, n_in, NULL, 0, ordered, NULL, &p)) goto err;
+    rt_options opt = {.pack_activations = pack};
+    if (rt_plan_create(ctx, g, ids, n_in, NULL, 0, ordered, &opt, &p)) goto err;
     double t0 = cv_now_ms();
     if (rt_plan_run(p, ordered)) goto err;
     double ms = cv_now_ms() - t0;
@@ -148,8 +152,12 @@ int cmd_run(int argc, char **argv) {
         const cv_tensor *t = rt_plan_output(p, k);
         printf("%s: %s %s -> %s\n", nm, cv_dtype_name(t->dtype), cv_shape_str(t->ndim, t->dims, shp, sizeof shp), path);
     }
-    if (show_time) printf("run: %.3f ms (%d thread%s, %s kernels)\n", ms, threads, threads > 1 ? "s" : "",
-                          ref ? "reference" : "fast");
+    if (show_time) {
+        printf("run: %.3f ms (%d thread%s, %s kernels)\n", ms, threads, threads > 1 ? "s" : "",
+               ref ? "reference" : "fast");
+        printf("memory: arena %zu B (activations%s and scratch), weights held %zu B\n",
+               rt_plan_arena_bytes(p), pack ? " packed below 8 bits" : "", rt_plan_weight_bytes(p));
+    }
     rc = 0;
     goto out;
 err:

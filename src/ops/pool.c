@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pack.h"
 #include "ops/blocked.h"
 #include "ops/fast.h"
 #include "ops/op.h"
@@ -172,6 +173,11 @@ static cleave_status pool_prepare(op_call *c) {
         if (r == FAST_NOMEM) return op_fail(c, CLEAVE_E_NOMEM, "out of memory creating the fast kernel");
         if (r == FAST_OK) c->scratch_bytes = fast_pool_scratch_bytes(c->state);
         else c->state = NULL;
+    }
+    if (x->pbits || c->out[0]->pbits) { /* packed codes: a plane of each unpacked at a time */
+        if (!is_max || x->dtype != CV_U8 || x->block || (c->n_out > 1 && c->out[1]))
+            return op_fail(c, CLEAVE_E_INTERNAL, "packed activations on a pool that is not a plain uint8 MaxPool");
+        c->scratch_bytes = (c->scratch_bytes + 63) / 64 * 64 + (size_t)(g.in_size + g.out_size);
     }
     return CLEAVE_OK;
 }
@@ -470,6 +476,24 @@ static cleave_status pool_max_run(op_call *c) {
     pool_tap *taps = (pool_tap *)c->scratch;
     pool_fill_taps(&g, taps);
     int64_t *ind = c->n_out > 1 && c->out[1] ? (int64_t *)c->out[1]->data : NULL;
+    const int xb = c->in[0]->pbits, yb = c->out[0]->pbits;
+    if (xb || yb) { /* packed codes (uint8, no Indices): plane by plane, one thread */
+        uint8_t *xp = (uint8_t *)c->scratch + (pool_tap_count(&g) * sizeof(pool_tap) + 63) / 64 * 64;
+        uint8_t *yp = xp + g.in_size;
+        int32_t lo = 0, hi = 255;
+        CV_TRY(op_int_bounds(c, CV_U8, 0, &lo, &hi));
+        const pool_plane_fn f = g.nsp == 2 && g.in[1] <= POOL_ROW_MAX ? pool_max_2d_u8_rows : pool_max_nd_u8_ref;
+        const uint8_t *x = (const uint8_t *)c->in[0]->data;
+        uint8_t *y = (uint8_t *)c->out[0]->data;
+        for (int64_t p = 0; p < g.planes; p++) {
+            if (xb) q_unpack_u_at(x, (size_t)(p * g.in_size), (size_t)g.in_size, xb, xp);
+            uint8_t *yo = yb ? yp : y + p * g.out_size;
+            f(&g, taps, xb ? xp : x + p * g.in_size, yo, NULL, 0);
+            op_clamp_codes(yo, CV_U8, g.out_size, lo, hi);
+            if (yb) q_pack_u_at(yp, (size_t)(p * g.out_size), (size_t)g.out_size, yb, y);
+        }
+        return CLEAVE_OK;
+    }
     pool_plane_fn fn;
     switch (c->in[0]->dtype) {
     case CV_F32:

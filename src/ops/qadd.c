@@ -6,7 +6,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/pack.h"
 #include "ops/op.h"
+
+/* Packed activations (cv_tensor.pbits) are added this many codes at a time. */
+#define QADD_PK_CHUNK 2048
 
 typedef struct qadd_state {
     float ka, kb, off; /* C = ka*A + kb*B + off (before rounding) */
@@ -79,6 +83,11 @@ static cleave_status qadd_prepare(op_call *c) {
         if (db >= 0) rb *= b->dims[db];
     }
     c->state = st;
+    if (a->pbits || b->pbits || y->pbits) { /* packed codes: chunks unpacked in scratch */
+        if (t != CV_U8 || !st->same_shape)
+            return op_fail(c, CLEAVE_E_INTERNAL, "packed activations on a QLinearAdd that is not uint8 equal-shape");
+        c->scratch_bytes = 3 * QADD_PK_CHUNK;
+    }
     return CLEAVE_OK;
 }
 
@@ -134,6 +143,20 @@ static cleave_status qadd_run(op_call *c) {
     const qadd_state *st = c->state;
     cv_tensor *y = c->out[0];
     int64_t n = cv_numel(y);
+    const int ab = c->in[0]->pbits, bb = c->in[3]->pbits, yb = y->pbits;
+    if (ab || bb || yb) { /* packed codes, QADD_PK_CHUNK at a time (whole bytes: 8 | chunk) */
+        uint8_t *sa = c->scratch, *sb = sa + QADD_PK_CHUNK, *sy = sb + QADD_PK_CHUNK;
+        const uint8_t *a = c->in[0]->data, *b = c->in[3]->data;
+        uint8_t *o = y->data;
+        for (int64_t i0 = 0; i0 < n; i0 += QADD_PK_CHUNK) {
+            const int64_t len = n - i0 < QADD_PK_CHUNK ? n - i0 : QADD_PK_CHUNK;
+            if (ab) q_unpack_u_at(a, (size_t)i0, (size_t)len, ab, sa);
+            if (bb) q_unpack_u_at(b, (size_t)i0, (size_t)len, bb, sb);
+            qadd_u8_same(st, ab ? sa : a + i0, bb ? sb : b + i0, yb ? sy : o + i0, len);
+            if (yb) q_pack_u_at(sy, (size_t)i0, (size_t)len, yb, o);
+        }
+        return CLEAVE_OK;
+    }
     if (y->dtype == CV_U8 && st->same_shape) {
         const uint8_t *a = c->in[0]->data, *b = c->in[3]->data;
         uint8_t *o = y->data;

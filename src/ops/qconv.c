@@ -46,6 +46,12 @@ typedef struct qconv_state {
     qc_packed pk;
     size_t off_w, off_acc, off_scale;    /* scratch: [col][w: unknown, or packed rows][acc][scales] */
     size_t off_x, off_y;                 /* then NCHW copies of an NHWC x / y (0: none) */
+    /* Packed activations (cv_tensor.pbits, 2-D only): x's input rows of a
+     * tile unpacked at off_xr (Cg x xrows x W), a tile's output codes at
+     * off_yt (Mg x tn) before they are packed into y. */
+    int xbits, ybits;
+    int64_t xrows;
+    size_t off_xr, off_yt;
     int64_t tile_lines;                  /* output lines per GEMM tile */
     void *fast;                          /* fast_qconv state or NULL */
 } qconv_state;
@@ -241,6 +247,7 @@ static int qconv_try_fast(op_call *c, qconv_state *st) {
     const cv_tensor *x = c->in[io->x], *w = c->in[io->w], *b = qc_in(c, io->b);
     if (!c->fast || st->g.nsp != 2 || !w->data || w->dtype != CV_I8 || !qc_zero_or_absent(c, io->wz))
         return FAST_NO;
+    if (x->pbits || c->out[0]->pbits) return FAST_NO; /* packed activations: the reference reads them */
     const char *skip = getenv("CLEAVE_QCONV_REF"); /* tests: the reference on NHWC tensors */
     if (skip && *skip == '1') return FAST_NO;
     const int ks[] = {io->xz, io->xs, io->ws, io->ys, io->yz, io->b};
@@ -368,7 +375,41 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
         st->off_y = c->scratch_bytes;
         c->scratch_bytes += qc_align(cv_nbytes(c->out[0]));
     }
+    st->xbits = c->in[io->x]->pbits, st->ybits = st->qlinear ? c->out[0]->pbits : 0;
+    if ((st->xbits || st->ybits) && (st->g.nsp != 2 || c->in[io->x]->block || c->out[0]->block))
+        return op_fail(c, CLEAVE_E_INTERNAL, "packed activations on a conv that is not 2-D plain");
+    if (st->xbits) {
+        const qconv_geom *g = &st->g;
+        st->xrows = (st->tile_lines - 1) * g->s[0] + (g->k[0] - 1) * g->d[0] + 1;
+        if (st->xrows > g->in[0]) st->xrows = g->in[0];
+        st->off_xr = c->scratch_bytes;
+        c->scratch_bytes += qc_align((size_t)(st->Cg * st->xrows * g->in[1]));
+    }
+    if (st->ybits) {
+        st->off_yt = c->scratch_bytes;
+        c->scratch_bytes += qc_align((size_t)(st->Mg * tn));
+    }
     return CLEAVE_OK;
+}
+
+/* The input rows output lines [q0, q1) read, unpacked from a packed x into
+ * xr (channels gi * Cg ... of image n); *gt is g for that window of rows
+ * (its row 0 is x's row r0). */
+static void qconv_unpack_rows(const qconv_state *st, const uint8_t *x, int64_t n, int64_t gi, int64_t q0,
+                              int64_t q1, uint8_t *xr, qconv_geom *gt) {
+    const qconv_geom *g = &st->g;
+    const int64_t H = g->in[0], W = g->in[1];
+    int64_t r0 = q0 * g->s[0] - g->pb[0], r1 = (q1 - 1) * g->s[0] - g->pb[0] + (g->k[0] - 1) * g->d[0] + 1;
+    if (r0 < 0) r0 = 0;
+    if (r1 > H) r1 = H;
+    const int64_t rows = r1 > r0 ? r1 - r0 : 0;
+    for (int64_t ch = 0; ch < st->Cg && rows; ch++)
+        q_unpack_u_at(x, (size_t)(((n * st->C + gi * st->Cg + ch) * H + r0) * W), (size_t)(rows * W),
+                      st->xbits, xr + ch * rows * W);
+    *gt = *g;
+    gt->in[0] = rows;
+    gt->pb[0] = g->pb[0] + r0;
+    gt->in_size = rows * W;
 }
 static cleave_status qlinearconv_prepare(op_call *c) {
     return qconv_prepare_io(c, &QLINEARCONV_IO);
@@ -429,7 +470,14 @@ static cleave_status qconv_run(op_call *c) {
             for (int64_t q0 = 0; q0 < lines; q0 += st->tile_lines) {
                 const int64_t q1 = q0 + st->tile_lines < lines ? q0 + st->tile_lines : lines;
                 const int64_t tn = (q1 - q0) * ow, o0 = q0 * ow;
-                qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, q0, q1, threads);
+                if (st->xbits) {
+                    qconv_geom gt;
+                    uint8_t *xr = (uint8_t *)(sc + st->off_xr);
+                    qconv_unpack_rows(st, (const uint8_t *)x->data, n, gi, q0, q1, xr, &gt);
+                    qconv_im2col_s16(&gt, xr, CV_U8, xz, st->Cg, col, q0, q1, threads);
+                } else {
+                    qconv_im2col_s16(g, xg, x->dtype, xz, st->Cg, col, q0, q1, threads);
+                }
                 /* ConvInteger: the int32 sums go straight into y's rows */
                 int32_t *acc = st->qlinear ? (int32_t *)(sc + st->off_acc) : (int32_t *)y + yoff + o0;
                 const int64_t ldc = st->qlinear ? tn : g->out_size;
@@ -441,7 +489,13 @@ static cleave_status qconv_run(op_call *c) {
 #pragma omp parallel for num_threads(threads) if (threads > 1 && st->Mg * tn > (1 << 15))
                 for (int64_t m = 0; m < st->Mg; m++)
                     op_requant_s32(acc + m * tn, tn, bias ? bias[m0 + m] : 0, scale[m0 + m], NULL, yz,
-                                   ylo, yhi, yt, (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
+                                   ylo, yhi, yt,
+                                   st->ybits ? (void *)(sc + st->off_yt + m * tn)
+                                             : (char *)y + (size_t)(yoff + m * g->out_size + o0) * yel);
+                /* packed y: one thread (neighbouring rows may share a byte) */
+                for (int64_t m = 0; m < st->Mg && st->ybits; m++)
+                    q_pack_u_at((const uint8_t *)(sc + st->off_yt + m * tn), (size_t)(yoff + m * g->out_size + o0),
+                                (size_t)tn, st->ybits, (uint8_t *)y);
             }
         }
     if (c->out[0]->block) /* NHWC out */

@@ -7,7 +7,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/pack.h"
 #include "ops/op.h"
+
+/* Packed codes (cv_tensor.pbits) are (de)quantized this many at a time. */
+#define QUANT_PK_CHUNK 2048
 
 /* round_half_even(v) for |v| <= 2^22: adding 1.5 * 2^23 leaves no fraction
  * bits, so the FPU's default round-to-nearest-even rounds v (C11 F.8.3:
@@ -139,9 +143,29 @@ static cleave_status quantize_run(op_call *c) {
         for (int64_t j = 0; j < qa.n; j++) {
             int32_t lo, hi; /* the type's range, or a fused activation's codes */
             CV_TRY(op_int_bounds(c, y->dtype, quant_zp(z, j), &lo, &hi));
-            quantize_run_span(x->data, x->dtype, (o * qa.n + j) * qa.inner, y->data, y->dtype, s[j],
-                              quant_zp(z, j), lo, hi, qa.inner);
+            const int64_t off = (o * qa.n + j) * qa.inner;
+            if (!y->pbits) {
+                quantize_run_span(x->data, x->dtype, off, y->data, y->dtype, s[j], quant_zp(z, j), lo,
+                                  hi, qa.inner);
+                continue;
+            }
+            /* packed codes (cv_tensor.pbits): QUANT_PK_CHUNK at a time through scratch */
+            for (int64_t i0 = 0; i0 < qa.inner; i0 += QUANT_PK_CHUNK) {
+                const int64_t len = qa.inner - i0 < QUANT_PK_CHUNK ? qa.inner - i0 : QUANT_PK_CHUNK;
+                const char *xs = (const char *)x->data + (size_t)(off + i0) * cv_dtype_size(x->dtype);
+                quantize_run_span(xs, x->dtype, 0, c->scratch, CV_U8, s[j], quant_zp(z, j), lo, hi, len);
+                q_pack_u_at(c->scratch, (size_t)(off + i0), (size_t)len, y->pbits, y->data);
+            }
         }
+    return CLEAVE_OK;
+}
+
+/* Packed codes in or out (cv_tensor.pbits, uint8 only) go through a chunk of scratch. */
+static cleave_status quant_packed_prepare(op_call *c) {
+    const cv_tensor *t = c->node->op == OP_QuantizeLinear ? c->out[0] : c->in[0];
+    if (!t->pbits) return CLEAVE_OK;
+    if (t->dtype != CV_U8) return op_fail(c, CLEAVE_E_INTERNAL, "packed activations must be uint8");
+    c->scratch_bytes = QUANT_PK_CHUNK;
     return CLEAVE_OK;
 }
 
@@ -180,6 +204,14 @@ static cleave_status dequantize_run(op_call *c) {
                 const int64_t zp = z ? ((const int32_t *)z->data)[j] : 0;
                 const int32_t *xr = (const int32_t *)x->data + off;
                 for (int64_t i = 0; i < qa.inner; i++) yr[i] = (float)(xr[i] - zp) * sc;
+            } else if (x->dtype == CV_U8 && x->pbits) { /* packed codes: a chunk at a time */
+                const int32_t zp = quant_zp(z, j);
+                uint8_t *xr = (uint8_t *)c->scratch;
+                for (int64_t i0 = 0; i0 < qa.inner; i0 += QUANT_PK_CHUNK) {
+                    const int64_t len = qa.inner - i0 < QUANT_PK_CHUNK ? qa.inner - i0 : QUANT_PK_CHUNK;
+                    q_unpack_u_at(x->data, (size_t)(off + i0), (size_t)len, x->pbits, xr);
+                    for (int64_t i = 0; i < len; i++) yr[i0 + i] = (float)(xr[i] - zp) * sc;
+                }
             } else if (x->dtype == CV_U8) {
                 const int32_t zp = quant_zp(z, j);
                 const uint8_t *xr = (const uint8_t *)x->data + off;
@@ -260,11 +292,11 @@ static cleave_status round_run(op_call *c) {
 
 const op_def op_def_QuantizeLinear = {
     .name = "QuantizeLinear", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
-    .infer = quantize_infer, .run = quantize_run,
+    .infer = quantize_infer, .prepare = quant_packed_prepare, .run = quantize_run,
 };
 const op_def op_def_DequantizeLinear = {
     .name = "DequantizeLinear", .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
-    .infer = dequantize_infer, .run = dequantize_run,
+    .infer = dequantize_infer, .prepare = quant_packed_prepare, .run = dequantize_run,
 };
 const op_def op_def_DynamicQuantizeLinear = {
     .name = "DynamicQuantizeLinear", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 3,

@@ -217,6 +217,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
     p->ctx = ctx;
     p->g = g;
     p->profile = opt->profile;
+    p->pack = opt->pack_activations;
     int nv = g->n_values, nn = g->n_nodes;
     char *need = cv_calloc((size_t)nn + 1, 1), *is_in = cv_calloc((size_t)nv + 1, 1);
     p->vt = cv_calloc((size_t)nv + 1, sizeof(cv_tensor));
@@ -351,6 +352,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
         goto fail;
     }
     rt_choose_layouts(p);
+    rt_choose_packing(p);
     rt_build_views(p);
     rt_fuse_sums(p);
     for (int i = 0; i < p->n_steps; i++) {
@@ -409,7 +411,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
         if (b >= 0) p->bufs[b].last = p->n_steps;
     }
     for (int v = 0; v < nv; v++)
-        if (p->buf_of[v] >= 0) p->total_act += cv_nbytes(&p->vt[v]);
+        if (p->buf_of[v] >= 0) p->total_act += cv_storage_bytes(&p->vt[v]);
     /* Lower bound of any placement: the most tensor bytes alive at one step. */
     for (int t = -1; t <= p->n_steps; t++) {
         size_t live = 0;

@@ -59,6 +59,7 @@ struct rt_plan {
     int block;              /* the backend's channel block, 0 = all plain */
     uint64_t *ns;
     int runs, profile;
+    int pack; /* rt_options.pack_activations */
 };
 
 /* Layout pass (layout.c): which values stay channel-blocked, each step's
@@ -70,6 +71,9 @@ void rt_build_views(rt_plan *p);
  * before the conv, runs as one step (oneDNN's sum post-op; the Add's
  * Relu, if fused into it, after the sum). */
 void rt_fuse_sums(rt_plan *p);
+/* After the layouts, before the views (pack.c): which uint8 values are
+ * held packed below 8 bits (vt[v].pbits). */
+void rt_choose_packing(rt_plan *p);
 /* After placement: point views at their buffers. */
 void rt_bind_views(rt_plan *p);
 /* Run one conversion (before its step). */

@@ -18,6 +18,11 @@ typedef struct rt_options {
     int fold_int_inputs;
     /* Accumulate per-node time on every run. */
     int profile;
+    /* Hold uint8 activations whose codes fit fewer than 8 bits packed in
+     * the arena (runtime/pack.c), read and written by the reference
+     * integer kernels through small scratch buffers: the edge's memory at
+     * its activation widths. Only without a blocked fast layout. */
+    int pack_activations;
 } rt_options;
 
 /* Compile. inputs/outputs are value ids; n_inputs == 0 means the graph's

@@ -379,7 +379,7 @@ int main(void) {
 
     ir_graph *g = NULL;
     CHECK(onnx_load_file(ctx, MODEL, &g) == CLEAVE_OK && rt_graph_optimize(ctx, g, NULL) == CLEAVE_OK);
-    cv_tensor spec = {CV_F32, 4, {1, 1, 28, 28}, NULL, 0};
+    cv_tensor spec = {CV_F32, 4, {1, 1, 28, 28}, NULL, 0, 0};
     rt_plan *p = NULL;
     quant_layer *l = NULL;
     int n = 0;
@@ -397,7 +397,7 @@ int main(void) {
             r = r * 1664525u + 1013904223u;
             xs[i] = -0.8f + 2.8f * (float)(r >> 8) / 16777216.0f;
         }
-        cv_tensor xt = {CV_F32, 4, {N, 1, 28, 28}, xs, 0}, x1 = {CV_F32, 4, {1, 1, 28, 28}, xs, 0};
+        cv_tensor xt = {CV_F32, 4, {N, 1, 28, 28}, xs, 0, 0}, x1 = {CV_F32, 4, {1, 1, 28, 28}, xs, 0, 0};
         quant_stats st;
         memset(&st, 0, sizeof st);
         quant_data qd = {&xt, 8, NULL, NULL};

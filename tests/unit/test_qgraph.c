@@ -77,7 +77,7 @@ int main(void) {
     /* quantization points: the input, 3 convs (weight + activation), 3
      * pools (activation), the classifier (weight only: its output is the
      * model's output) */
-    cv_tensor spec = {CV_F32, 4, {1, 1, 28, 28}, NULL, 0};
+    cv_tensor spec = {CV_F32, 4, {1, 1, 28, 28}, NULL, 0, 0};
     rt_plan *p = NULL;
     quant_layer *l = NULL;
     int n = 0;
@@ -96,7 +96,7 @@ int main(void) {
     enum { N = 256 };
     int idx[N];
     CHECK(data_calib_indices(ctx, data_dataset_count(ds), N, 0, idx) == CLEAVE_OK);
-    cv_tensor x = {CV_F32, 4, {N, 1, 28, 28}, NULL, 0};
+    cv_tensor x = {CV_F32, 4, {N, 1, 28, 28}, NULL, 0, 0};
     x.data = cv_aligned_alloc(sizeof(float) * N * 28 * 28);
     CHECK(data_dataset_batch(ctx, ds, idx, N, 28, 28, DATA_FMNIST_MEAN, DATA_FMNIST_STD, x.data) == 0);
     quant_stats st, st2;
@@ -291,6 +291,34 @@ int main(void) {
             rt_plan_destroy(p2);
         }
         unsetenv("CLEAVE_QCONV_REF");
+        /* the edge engine (reference kernels) holding the 4-bit activations
+         * packed: same bytes out, a smaller arena */
+        cleave_ctx_set_fast(ctx, 0);
+        rt_options pack = {.pack_activations = 1};
+        p1 = p2 = NULL;
+        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, NULL, &p1) == CLEAVE_OK);
+        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, &pack, &p2) == CLEAVE_OK);
+        if (p1 && p2) {
+            CHECK(rt_plan_run(p1, &x64) == CLEAVE_OK && rt_plan_run(p2, &x64) == CLEAVE_OK);
+            const cv_tensor *y1 = rt_plan_output(p1, 0), *y2 = rt_plan_output(p2, 0);
+            CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
+            int packed = 0;
+            for (int v = 0; v < q2->n_values; v++) {
+                const cv_tensor *t = rt_plan_value(p2, v);
+                packed += t && t->pbits == 4;
+                if (t && t->pbits) CHECK(t->pbits == 4);
+            }
+            printf("  packed 4-bit activations (reference kernels): %d tensors packed, same output "
+                   "bytes; activations summed %zu -> %zu B, arena %zu -> %zu B\n", packed,
+                   rt_plan_total_activation_bytes(p1), rt_plan_total_activation_bytes(p2),
+                   rt_plan_arena_bytes(p1), rt_plan_arena_bytes(p2));
+            CHECK(packed == 6); /* the 3 conv and 3 pool outputs; the input stays at 8 bits */
+            CHECK(rt_plan_total_activation_bytes(p2) < rt_plan_total_activation_bytes(p1));
+            CHECK(rt_plan_arena_bytes(p2) < rt_plan_arena_bytes(p1));
+        }
+        rt_plan_destroy(p1);
+        rt_plan_destroy(p2);
+        cleave_ctx_set_fast(ctx, 1);
         ir_graph_destroy(q1);
         ir_graph_destroy(q2);
     }

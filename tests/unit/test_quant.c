@@ -257,6 +257,27 @@ static void test_pack(void) {
         }
     const int16_t wide[] = {0, 128};
     CHECK(q_bits_s16(wide, 2) == 9);
+
+    /* ranges of a stream (how the engine reads and writes parts of a packed
+     * activation): any start and length, the other values' bits untouched */
+    for (int bits = 1; bits <= 8; bits++) {
+        const size_t n = 1001, nb = q_packed_bytes(n, bits);
+        const unsigned mask = (1u << bits) - 1u;
+        int bad = 0;
+        for (int t = 0; t < 200; t++) {
+            for (size_t i = 0; i < n; i++) q[i] = (uint8_t)rnd64();
+            q_pack_u(q, n, bits, pk);
+            const size_t first = (size_t)(rnd64() % n), len = (size_t)(rnd64() % (n - first + 1));
+            q_unpack_u_at(pk, first, len, bits, u);
+            for (size_t i = 0; i < len; i++) bad += u[i] != (q[first + i] & mask);
+            uint8_t nv[1001];
+            for (size_t i = 0; i < len; i++) nv[i] = (uint8_t)rnd64(), q[first + i] = nv[i];
+            q_pack_u_at(nv, first, len, bits, pk);
+            q_pack_u(q, n, bits, rf); /* the whole stream as it should now be */
+            bad += memcmp(pk, rf, nb) != 0;
+        }
+        CHECK(bad == 0);
+    }
 }
 
 /* ---- observers ---- */
