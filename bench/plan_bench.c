@@ -65,6 +65,9 @@ static void defaults(plan_problem *pb) {
     pb->n_bits = 4;
     pb->input_bits = 8;
     pb->cut_cap = 20000;
+    pb->act_widths = 1; /* as `cleave plan` (CLEAVE_PLAN_ACT8=1: the 8-bit-only search) */
+    const char *a8 = getenv("CLEAVE_PLAN_ACT8");
+    if (a8 && *a8 == '1') pb->act_widths = 0;
 }
 
 static int model(cleave_ctx *ctx, const char *path) {

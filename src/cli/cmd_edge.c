@@ -163,7 +163,10 @@ static cleave_status build_sol(edge_run *r, int k) {
         int in_id = -1;
         for (int i = 0; i < sp->g->n_inputs; i++)
             if (is_graph_input(sp->g, sp->g->inputs[i])) in_id = sp->g->inputs[i];
-        st = rt_plan_create(r->ctx, sp->g, &in_id, 1, outs, n, &r->m.in_spec, NULL, &e->head);
+        /* activations below 8 bits held packed, as the plan counts them
+         * (the reference kernels'; a fast backend's blocked layouts keep bytes) */
+        const rt_options hopt = {.pack_activations = 1};
+        st = rt_plan_create(r->ctx, sp->g, &in_id, 1, outs, n, &r->m.in_spec, &hopt, &e->head);
         if (st) {
             e->failed = 1;
             plan_split_free(&e->sp);

@@ -42,6 +42,9 @@ static void help(void) {
            "  --table-n N         inputs for the distortion tables when measuring now (default 128)\n"
            "  --bits LIST         candidate widths (default 2,4,6,8)\n"
            "  --input-bits B      width of the raw input when sent (default 8)\n"
+           "  --act8              keep the edge activations that are not sent at 8 bits (by\n"
+           "                      default they take narrower widths from --bits, held packed,\n"
+           "                      when the edge memory is short)\n"
            "  --edge-profile F    measured fp32 profile of this model on the edge (cleave profile)\n"
            "  --edge-profile-int8 F  measured int8 profile on the edge\n"
            "  --cloud-profile F   measured profile on the cloud\n"
@@ -286,7 +289,7 @@ int cmd_plan(int argc, char **argv) {
                *stats_path = NULL, *data = "random", *eprof_p = NULL, *eprof8_p = NULL, *cprof_p = NULL,
                *reg_p = NULL, *outp = NULL, *bits_s = "2,4,6,8", *bw_s = "0.05,0.1,0.25,0.5,1,1.5,3,10",
                *trace_p = NULL, *exacc_s = NULL, *host_p = "devices/this-machine.json";
-    int from_host = 0;
+    int from_host = 0, act8 = 0;
     double deadline = 0;
     int exits = 0;
     double max_drop = 1.0;
@@ -377,6 +380,7 @@ int cmd_plan(int argc, char **argv) {
         } else if (!strcmp(a, "--exits")) exits = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--edge-from-host")) from_host = 1;
+        else if (!strcmp(a, "--act8")) act8 = 1;
         else if (!cli_positional("plan", a, &model)) goto out;
 #undef OPT_S
     }
@@ -500,6 +504,7 @@ int cmd_plan(int argc, char **argv) {
         pb.kernel_scratch = (double)QCONV_REF_TILE_BYTES * (from_host ? 1 : et);
         pb.cloud_request_ms = cprof_p ? cprof.request_ms : 0;
     }
+    pb.act_widths = !act8;
     snprintf(epred, sizeof epred, "fp32: %s; int8: %s", ed, ed8);
     snprintf(cpred, sizeof cpred, "%s", cd);
     plan_map_layers(m.g, dag, m.layers, m.n_layers, node_layer, tensor_layer);
@@ -574,9 +579,9 @@ int cmd_plan(int argc, char **argv) {
             printf("cuts       %ld enumerated, %d fit the memory at the lowest bits; Pareto front %d; "
                    "search %.1f ms\n", res.cuts_total, res.cuts_kept, res.n_front, res.plan_ms);
         if (res.infeasible[0]) printf("           %s\n", res.infeasible);
-        printf("\n%-3s %-18s %-5s %-26s %6s %9s %9s %9s %9s %8s %8s %7s%s\n", "#", "method", "edge",
+        printf("\n%-3s %-18s %-5s %-26s %6s %9s %9s %9s %9s %8s %8s %7s %7s%s\n", "#", "method", "edge",
                "sent (bits)", "KB", "edge ms", "send ms", "cloud ms", "total ms", "mem KiB", "drop pt",
-               "W bits", measure ? "  measured drop" : "");
+               "W bits", "A bits", measure ? "  measured drop" : "");
         for (int k = 0; k < res.n_sol; k++) {
             const plan_solution *s = &res.sol[k];
             if (k == res.n_front) printf("--- baselines (same cost model)\n");
@@ -589,13 +594,24 @@ int cmd_plan(int argc, char **argv) {
             for (int q = 0; q < m.n_layers; q++)
                 if (s->wbits[q] < 32) wmin = s->wbits[q] < wmin ? s->wbits[q] : wmin, wmax = s->wbits[q] > wmax ? s->wbits[q] : wmax;
             if (wmax) snprintf(wb, sizeof wb, wmin == wmax ? "%d" : "%d-%d", wmin, wmax);
+            /* the edge activations that are not sent */
+            char ab[16] = "-";
+            int amin = 99, amax = 0;
+            for (int q = 0; q < m.n_layers; q++) {
+                int sent = 0;
+                for (int c = 0; c < s->n_cross; c++) sent |= tensor_layer[s->cross[c]] == q;
+                if (s->abits[q] < 32 && !sent)
+                    amin = s->abits[q] < amin ? s->abits[q] : amin, amax = s->abits[q] > amax ? s->abits[q] : amax;
+            }
+            if (amax) snprintf(ab, sizeof ab, amin == amax ? "%d" : "%d-%d", amin, amax);
             char mm[48] = "", tail[200] = "";
             if (meas && meas[k].n) snprintf(mm, sizeof mm, "  %6.2f (%d)", meas[k].drop, meas[k].n);
             if (s->recommended) snprintf(tail, sizeof tail, "  <- recommended");
             else if (!s->feasible) snprintf(tail, sizeof tail, "  (infeasible: %s)", s->why);
-            printf("%-3d %-18.18s %2d/%-2d %-26.26s %6.1f %9.3f %9.3f %9.3f %9.3f %8.1f %8.2f %7s%s%s\n", k,
+            printf("%-3d %-18.18s %2d/%-2d %-26.26s %6.1f %9.3f %9.3f %9.3f %9.3f %8.1f %8.2f %7s %7s%s%s\n", k,
                    plan_method_name(s->method), s->n_edge, dag->n_nodes, sent, s->tx_bytes / 1000, s->edge_ms,
-                   s->transfer_ms + s->codec_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, mm, tail);
+                   s->transfer_ms + s->codec_ms, s->cloud_ms, s->total_ms, s->mem_bytes / 1024, s->pred_drop, wb, ab,
+                   mm, tail);
         }
         /* one line to compare runs: the recommended solution against the
          * fastest baseline that meets the same constraints */

@@ -354,7 +354,12 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
      * accumulators of about QC_TILE_BYTES per thread: the scratch stays
      * small next to the activations (the edge's memory budget) */
     const int64_t ow = st->g.out[st->g.nsp - 1], lines = st->g.out_size / ow;
-    const int64_t per_col = st->Kg * 2 + (st->qlinear ? st->Mg * 4 : 0);
+    const int xb = c->in[io->x]->pbits, yb = st->qlinear ? c->out[0]->pbits : 0;
+    /* with packed activations the tile also holds its output codes (Mg
+     * bytes a column) and the input rows it reads (about Cg * stride_h *
+     * stride_w bytes a column): the same budget overall */
+    const int64_t per_col = st->Kg * 2 + (st->qlinear ? st->Mg * 4 : 0) + (yb ? st->Mg : 0) +
+                            (xb && st->g.nsp == 2 ? st->Cg * st->g.s[0] * st->g.s[1] : 0);
     const int64_t want = QC_TILE_BYTES * st->threads / (per_col > 0 ? per_col : 1);
     st->tile_lines = (want + ow - 1) / ow;
     if (st->tile_lines > lines) st->tile_lines = lines;
@@ -375,7 +380,7 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
         st->off_y = c->scratch_bytes;
         c->scratch_bytes += qc_align(cv_nbytes(c->out[0]));
     }
-    st->xbits = c->in[io->x]->pbits, st->ybits = st->qlinear ? c->out[0]->pbits : 0;
+    st->xbits = xb, st->ybits = yb;
     if ((st->xbits || st->ybits) && (st->g.nsp != 2 || c->in[io->x]->block || c->out[0]->block))
         return op_fail(c, CLEAVE_E_INTERNAL, "packed activations on a conv that is not 2-D plain");
     if (st->xbits) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pack.h"
 #include "plan/bitalloc.h"
 #include "plan/cuts.h"
 
@@ -69,29 +70,67 @@ static double dist_a(const plan_problem *pb, int k, int b) {
     return isnan(d) ? 0 : d;
 }
 
-double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8) {
+/* Ops whose lowered form reads or writes codes only one byte each (the
+ * integer MatMul and the Gemm's 1x1-conv-between-Reshapes lowering). */
+static int reads_codes_unpacked(const plan_problem *pb, int i) {
+    const char *op = pb->feat ? pb->feat[i].op_type : NULL;
+    return op && (!strcmp(op, "Gemm") || !strcmp(op, "MatMul"));
+}
+
+int plan_act_packable(const plan_problem *pb, const uint8_t *edge, int t) {
+    const plan_dag *d = pb->dag;
+    const plan_tensor *x = &d->tensors[t];
+    if (pb->tensor_layer[t] < 0 || x->is_output) return 0;
+    if (x->producer >= 0 && (!edge[x->producer] || reads_codes_unpacked(pb, x->producer))) return 0;
+    for (int c = 0; c < x->n_cons; c++) {
+        const int i = x->cons[c];
+        if (!edge[i] || reads_codes_unpacked(pb, i)) return 0; /* sent, or read one byte each */
+        /* an Add reads codes packed at equal shapes only */
+        const char *op = pb->feat ? pb->feat[i].op_type : NULL;
+        if (op && !strcmp(op, "Add"))
+            for (int k = 0; k < d->nodes[i].n_in; k++)
+                if (d->tensors[d->nodes[i].in[k]].numel != x->numel) return 0;
+    }
+    return 1;
+}
+
+/* Bytes tensor t takes on the edge: float as computed; int8 edges keep
+ * quantized activations as codes, one byte each, or packed at their width
+ * below 8 bits where the engine can (plan_act_packable). */
+static double act_tensor_bytes(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits, int t) {
+    const plan_tensor *x = &pb->dag->tensors[t];
+    const int k = pb->tensor_layer[t];
+    if (!int8 || k < 0) return (double)x->numel * (double)x->elem_bytes;
+    const int b = abits ? abits[k] : 8;
+    if (b < 8 && plan_act_packable(pb, edge, t)) return (double)q_packed_bytes((size_t)x->numel, b);
+    return (double)x->numel;
+}
+
+/* The liveness walk: the peak, and the step where it is first reached
+ * (-1: the quantize step before the first node). */
+static double act_walk(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits, int *peak_step) {
     const plan_dag *d = pb->dag;
     int n = d->n_nodes;
-    int *left = cv_calloc((size_t)d->n_tensors + 1, sizeof *left); /* edge readers still to run */
-    if (!left) return INFINITY;
-    double live = 0, peak = 0;
+    if (peak_step) *peak_step = -1;
     int any = 0;
     for (int i = 0; i < n; i++) any |= edge[i];
-    if (!any) {
-        cv_free(left);
-        return 0;
+    if (!any) return 0;
+    int *left = cv_calloc((size_t)d->n_tensors + 1, sizeof *left); /* edge readers still to run */
+    double *tb = cv_malloc(sizeof(double) * ((size_t)d->n_tensors + 1));
+    if (!left || !tb) {
+        cv_free(left), cv_free(tb);
+        return INFINITY;
     }
-    /* tensor bytes: int8 solutions keep activations as 8-bit codes except
-     * what float-only ops produce */
+    double live = 0, peak = 0;
     for (int t = 0; t < d->n_tensors; t++) {
         const plan_tensor *x = &d->tensors[t];
         for (int k = 0; k < x->n_cons; k++) left[t] += edge[x->cons[k]];
+        tb[t] = act_tensor_bytes(pb, edge, int8, abits, t);
     }
-#define TBYTES(t) ((double)d->tensors[t].numel * (int8 && pb->tensor_layer[t] >= 0 ? 1.0 : (double)d->tensors[t].elem_bytes))
     double quantize_step = 0; /* the engine quantizes a float input first: both live */
     for (int t = 0; t < d->n_tensors; t++)
         if (d->tensors[t].producer < 0 && left[t]) {
-            live += TBYTES(t);
+            live += tb[t];
             if (int8 && pb->tensor_layer[t] >= 0)
                 quantize_step += (double)d->tensors[t].numel * (double)d->tensors[t].elem_bytes;
         }
@@ -99,27 +138,55 @@ double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8
     for (int i = 0; i < n; i++) {
         if (!edge[i]) continue;
         const plan_node *nd = &d->nodes[i];
-        for (int k = 0; k < nd->n_out; k++) live += TBYTES(nd->out[k]);
-        if (live > peak) peak = live;
+        for (int k = 0; k < nd->n_out; k++) live += tb[nd->out[k]];
+        if (live > peak) {
+            peak = live;
+            if (peak_step) *peak_step = i;
+        }
         for (int k = 0; k < nd->n_in; k++) {
             int t = nd->in[k];
             if (--left[t] == 0) {
                 /* free unless it must still be sent */
                 int sent = 0;
                 for (int c = 0; c < d->tensors[t].n_cons; c++) sent |= !edge[d->tensors[t].cons[c]];
-                if (!sent) live -= TBYTES(t);
+                if (!sent) live -= tb[t];
             }
         }
         for (int k = 0; k < nd->n_out; k++) {
             int t = nd->out[k];
             int sent = d->tensors[t].is_output;
             for (int c = 0; c < d->tensors[t].n_cons; c++) sent |= !edge[d->tensors[t].cons[c]];
-            if (!left[t] && !sent) live -= TBYTES(t);
+            if (!left[t] && !sent) live -= tb[t];
         }
     }
-#undef TBYTES
     cv_free(left);
+    cv_free(tb);
     return peak;
+}
+
+double plan_act_peak_bytes_at(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits) {
+    return act_walk(pb, edge, int8, abits, NULL);
+}
+
+double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8) {
+    return act_walk(pb, edge, int8, NULL, NULL);
+}
+
+/* Whether tensor t is alive at step s of the walk (s = -1: the quantize
+ * step), i.e. made at or before s and read by an edge node after s or
+ * kept (sent, an output). */
+static int alive_at(const plan_dag *d, const uint8_t *edge, int t, int s) {
+    const plan_tensor *x = &d->tensors[t];
+    if (x->producer > s) return 0;
+    if (x->producer >= 0 && !edge[x->producer]) return 0;
+    if (x->is_output) return 1;
+    int edge_reader = 0;
+    for (int c = 0; c < x->n_cons; c++) {
+        if (!edge[x->cons[c]]) return 1; /* sent: kept to the end */
+        if (x->cons[c] >= s) return 1;   /* read at s or later (at s: still an input) */
+        edge_reader = 1;
+    }
+    return !edge_reader && x->producer == s; /* made at s, read by nobody */
 }
 
 double plan_widen_bytes(const plan_problem *pb, const uint8_t *edge, const int *wbits) {
@@ -162,11 +229,12 @@ static double transfer(const plan_problem *pb, double bytes, int n_cross) {
 }
 
 /* Fill a solution's arrays for edge[] with weight bits per weight layer
- * (wl/wb, n_w entries), crossing widths cb[]; all other edge activations 8. */
+ * (wl/wb, n_w entries), crossing widths cb[]; all other edge activations
+ * at act[k] (per layer; NULL: 8). */
 static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_method m,
                                  const uint8_t *edge, const int *cross, const int *cb, int n_cross,
                                  const int *wl, const int *wb, int n_w, int int8_edge,
-                                 plan_solution *s) {
+                                 const int *act, plan_solution *s) {
     const plan_dag *d = pb->dag;
     memset(s, 0, sizeof *s);
     s->method = m;
@@ -186,13 +254,14 @@ static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_m
     for (int k = 0; k < pb->n_layers; k++) s->wbits[k] = s->abits[k] = 32;
     for (int j = 0; j < n_w; j++) s->wbits[wl[j]] = wb[j];
     /* activations quantized on the edge: tensors made there (or the input
-     * when the edge runs anything), at 8 bits unless sent at other widths */
+     * when the edge runs anything), at act[k] (8 by default) unless sent at
+     * other widths */
     if (int8_edge)
         for (int t = 0; t < d->n_tensors; t++) {
             int k = pb->tensor_layer[t];
             if (k < 0) continue;
             int p = d->tensors[t].producer;
-            if ((p < 0 && any_edge) || (p >= 0 && edge[p])) s->abits[k] = 8;
+            if ((p < 0 && any_edge) || (p >= 0 && edge[p])) s->abits[k] = act && act[k] < 32 ? act[k] : 8;
         }
     for (int c = 0; c < n_cross; c++) {
         int k = pb->tensor_layer[cross[c]];
@@ -219,7 +288,7 @@ static cleave_status materialize(cleave_ctx *ctx, const plan_problem *pb, plan_m
     s->codec_ms = n_cross ? pb->edge_request_ms + pb->cloud_request_ms : 0;
     s->total_ms = s->edge_ms + s->transfer_ms + s->codec_ms + s->cloud_ms;
     s->weight_bytes = wbytes;
-    s->act_bytes = plan_act_peak_bytes(pb, edge, int8_edge);
+    s->act_bytes = plan_act_peak_bytes_at(pb, edge, int8_edge, int8_edge ? s->abits : NULL);
     s->widen_bytes = int8_edge ? plan_widen_bytes(pb, edge, s->wbits) : 0;
     s->scratch_bytes = int8_edge && any_edge ? pb->kernel_scratch : 0;
     s->mem_bytes = any_edge ? wbytes + s->act_bytes + s->widen_bytes + s->scratch_bytes : 0;
@@ -305,6 +374,8 @@ typedef struct search {
     /* tightest-constraint bookkeeping over rejected cuts */
     double best_mem_excess, best_drop; /* least memory excess; least predicted drop that fits */
     int *wl, *wb, *choice, *cross, *cl, *cb;
+    int *abits;    /* per layer: the edge activations' widths of the configuration priced */
+    int *abits_cfg; /* PLAN_MAX_ACT_CONFIGS such arrays of n_layers (price_cut) */
     int *wnode;    /* per edge weight layer: its node */
     double *wbuf;  /* and the engine's widening buffer when packed */
     plan_ba_layer *bal;
@@ -348,7 +419,7 @@ static double set_widths(const plan_problem *pb, const int *cl, int nc, int nopt
 static void offer(search *S, const uint8_t *edge, int nc, int nw, int int8_edge) {
     plan_solution s;
     if ((S->st = materialize(S->ctx, S->pb, PLAN_AUTO_SPLIT, edge, S->cross, S->cb, nc, S->wl, S->wb, nw,
-                             int8_edge, &s))) {
+                             int8_edge, int8_edge ? S->abits : NULL, &s))) {
         sol_free(&s);
         return;
     }
@@ -360,7 +431,11 @@ static void offer(search *S, const uint8_t *edge, int nc, int nw, int int8_edge)
 }
 
 static void sweep_and_offer(search *S, const uint8_t *edge, int nc, int nw, int any_edge,
-                            double mem_left, double dfix);
+                            double mem_left, double dfix, const plan_ba_sweep *sw);
+static int lower_act_at_peak(search *S, const uint8_t *edge);
+/* Activation configurations priced per cut when memory is short (the
+ * first keeps 8 bits; each next one narrows one activation). */
+#define PLAN_MAX_ACT_CONFIGS 8
 
 #define PLAN_MAX_CAPS 4
 /* The cut with int8 edge kernels: weight widths from the Lagrangian sweep
@@ -403,62 +478,128 @@ static void price_cut(search *S, const uint8_t *edge, int nc, int any_edge) {
         caps[ncap++] = below = m;
     }
     caps[ncap++] = 0;
-    const double act = plan_act_peak_bytes(pb, edge, 1) + (any_edge ? pb->kernel_scratch : 0);
-    /* fixed activation distortion: edge activations not sent, at 8 bits */
-    double dfix = 0;
+    /* the edge activations that are not sent: 8 bits in configuration 0 */
+    int *ab = S->abits;
+    for (int k = 0; k < pb->n_layers; k++) ab[k] = 32;
     for (int t = 0; t < d->n_tensors; t++) {
         int k = pb->tensor_layer[t], p = d->tensors[t].producer;
         if (k < 0 || !((p < 0 && any_edge) || (p >= 0 && edge[p]))) continue;
         int sent = 0;
         for (int c = 0; c < nc; c++) sent |= cross[c] == t;
-        if (!sent) dfix += dist_a(pb, k, 8);
+        if (!sent) ab[k] = 8;
     }
+    double widest_w = 0; /* every edge weight at its widest option */
+    for (int j = 0; j < nw; j++) {
+        double mx = 0;
+        for (int o = 0; o < pb->n_bits; o++) {
+            double r = node_weight_bytes(pb, S->wnode[j], pb->bits[o]);
+            mx = r > mx ? r : mx;
+        }
+        widest_w += mx;
+    }
+    /* the activation configurations: each frees memory at the peak */
+    const int L = pb->n_layers;
+    int ncfg = 0;
+    double cfg_act[PLAN_MAX_ACT_CONFIGS], cfg_dfix[PLAN_MAX_ACT_CONFIGS];
+    double last_act = INFINITY;
+    for (int tries = 0; ncfg < PLAN_MAX_ACT_CONFIGS && tries < 2 * PLAN_MAX_ACT_CONFIGS; tries++) {
+        if (tries > 0 && !lower_act_at_peak(S, edge)) break;
+        const double act = plan_act_peak_bytes_at(pb, edge, 1, ab) + (any_edge ? pb->kernel_scratch : 0);
+        if (act >= last_act - 0.5) continue; /* the same peak with more distortion: dominated */
+        last_act = act;
+        double dfix = 0; /* their distortion */
+        for (int k = 0; k < L; k++) dfix += dist_a(pb, k, ab[k]);
+        memcpy(S->abits_cfg + (size_t)ncfg * (size_t)L, ab, sizeof(int) * (size_t)L);
+        cfg_act[ncfg] = act, cfg_dfix[ncfg] = dfix, ncfg++;
+        /* narrower activations only pay when memory is short */
+        if (!pb->act_widths || !any_edge || pb->mem_budget - act - fixed_bytes >= widest_w) break;
+    }
+    /* per widening allowance: the weight sweep once, offered within what
+     * each configuration leaves */
     int kept = 0;
     for (int ci = 0; ci < ncap && !S->st; ci++) {
         double min_w = 0;
         for (int j = 0; j < nw; j++) {
-            plan_ba_layer *L = &S->bal[j];
-            L->n_opt = pb->n_bits;
+            plan_ba_layer *Lj = &S->bal[j];
+            Lj->n_opt = pb->n_bits;
             double mn = INFINITY;
             for (int o = 0; o < pb->n_bits; o++) {
-                L->rate[o] = node_weight_bytes(pb, S->wnode[j], pb->bits[o]);
-                L->dist[o] = dist_w(pb, S->wl[j], pb->bits[o]);
+                Lj->rate[o] = node_weight_bytes(pb, S->wnode[j], pb->bits[o]);
+                Lj->dist[o] = dist_w(pb, S->wl[j], pb->bits[o]);
                 if (pb->bits[o] <= PLAN_WIDEN_MAX_BITS && S->wbuf[j] > caps[ci])
-                    L->rate[o] = 1e30; /* not at this allowance */
-                mn = L->rate[o] < mn ? L->rate[o] : mn;
+                    Lj->rate[o] = 1e30; /* not at this allowance */
+                mn = Lj->rate[o] < mn ? Lj->rate[o] : mn;
             }
             min_w += mn;
         }
-        double mem_left = pb->mem_budget - act - caps[ci] - fixed_bytes;
-        if (any_edge && mem_left < min_w) {
-            double ex = (min_w - mem_left) / pb->mem_budget;
-            if (ex < S->best_mem_excess) S->best_mem_excess = ex;
-            continue;
+        int any_fit = 0;
+        for (int c = 0; c < ncfg; c++) {
+            double mem_left = pb->mem_budget - cfg_act[c] - caps[ci] - fixed_bytes;
+            if (!any_edge || mem_left >= min_w) {
+                any_fit = 1;
+            } else {
+                double ex = (min_w - mem_left) / pb->mem_budget;
+                if (ex < S->best_mem_excess) S->best_mem_excess = ex;
+            }
         }
+        if (!any_fit) continue;
         kept = 1;
-        sweep_and_offer(S, edge, nc, nw, any_edge, mem_left, dfix);
+        plan_ba_sweep sw;
+        memset(&sw, 0, sizeof sw);
+        if (nw && (S->st = plan_ba_sweep_run(S->ctx, S->bal, nw, &sw))) break;
+        for (int c = 0; c < ncfg && !S->st; c++) {
+            double mem_left = pb->mem_budget - cfg_act[c] - caps[ci] - fixed_bytes;
+            if (any_edge && mem_left < min_w) continue;
+            memcpy(ab, S->abits_cfg + (size_t)c * (size_t)L, sizeof(int) * (size_t)L);
+            sweep_and_offer(S, edge, nc, nw, any_edge, mem_left, cfg_dfix[c], nw ? &sw : NULL);
+        }
+        plan_ba_sweep_free(&sw);
         if (!any_edge || !nw) break; /* nothing to widen: one pass */
     }
     S->kept += kept;
 }
 
+/* Configuration cfg > 0 of the edge activations (S->abits): the previous
+ * one with the activation that buys the most bytes at the walk's peak per
+ * distortion added one width narrower. 0 when none can be. */
+static int lower_act_at_peak(search *S, const uint8_t *edge) {
+    const plan_problem *pb = S->pb;
+    const plan_dag *d = pb->dag;
+    int *ab = S->abits, step = -1;
+    act_walk(pb, edge, 1, ab, &step);
+    int best = -1, best_b = 0;
+    double best_score = -1;
+    for (int t = 0; t < d->n_tensors; t++) {
+        const int k = pb->tensor_layer[t];
+        if (k < 0 || ab[k] >= 32 || !alive_at(d, edge, t, step) || !plan_act_packable(pb, edge, t)) continue;
+        int nb = 0; /* the next width down in the set */
+        for (int o = 0; o < pb->n_bits; o++)
+            if (pb->bits[o] < ab[k] && pb->bits[o] > nb) nb = pb->bits[o];
+        if (nb < 1) continue;
+        const size_t n = (size_t)d->tensors[t].numel;
+        const double dbytes = (double)(ab[k] >= 8 ? n : q_packed_bytes(n, ab[k])) - (double)q_packed_bytes(n, nb);
+        const double ddist = dist_a(pb, k, nb) - dist_a(pb, k, ab[k]);
+        const double score = ddist <= 0 ? INFINITY : dbytes / ddist;
+        if (dbytes > 0 && score > best_score) best = k, best_b = nb, best_score = score;
+    }
+    if (best < 0) return 0;
+    ab[best] = best_b;
+    return 1;
+}
+
 /* The sweep at one widening allowance: weights from the Lagrangian sweep
  * that fit mem_left, then every combination of crossing widths. */
 static void sweep_and_offer(search *S, const uint8_t *edge, int nc, int nw, int any_edge,
-                            double mem_left, double dfix) {
+                            double mem_left, double dfix, const plan_ba_sweep *swp) {
     const plan_problem *pb = S->pb;
     const plan_dag *d = pb->dag;
     int *cross = S->cross, *cl = S->cl, *cb = S->cb;
-    plan_ba_sweep sw;
-    memset(&sw, 0, sizeof sw);
-    if (nw && (S->st = plan_ba_sweep_run(S->ctx, S->bal, nw, &sw))) return;
+    static const plan_ba_sweep none;
+    const plan_ba_sweep sw = swp ? *swp : none;
     /* the least-distortion weights that fit, and what they cost, are the
      * same for every crossing width: S->choice keeps them */
     int k0 = nw ? plan_ba_sweep_best(&sw, mem_left) : 0;
-    if (k0 < 0) {
-        plan_ba_sweep_free(&sw);
-        return;
-    }
+    if (k0 < 0) return;
     double dw = 0;
     if (nw) {
         plan_ba_sweep_choice(&sw, k0, S->choice);
@@ -498,7 +639,6 @@ static void sweep_and_offer(search *S, const uint8_t *edge, int nc, int nw, int 
             offer(S, edge, nc, nw, any_edge);
         }
     }
-    plan_ba_sweep_free(&sw);
 }
 
 /* The same cut with the edge part in float (fp32 kernels, fp32 weights):
@@ -566,7 +706,7 @@ static cleave_status baseline(cleave_ctx *ctx, const plan_problem *pb, plan_meth
     }
     for (int i = 0; i < d->n_nodes; i++)
         if (edge[i] && pb->node_layer[i] >= 0) wl[nw] = pb->node_layer[i], wb[nw++] = wbits;
-    cleave_status st = materialize(ctx, pb, m, edge, cross, cb, nc, wl, wb, nw, int8, s);
+    cleave_status st = materialize(ctx, pb, m, edge, cross, cb, nc, wl, wb, nw, int8, NULL, s);
     cv_free(cross), cv_free(cb), cv_free(wl), cv_free(wb);
     return st;
 }
@@ -591,6 +731,8 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
     S.wl = cv_malloc(sizeof(int) * (size_t)(pb->n_layers + 1));
     S.wb = cv_malloc(sizeof(int) * (size_t)(pb->n_layers + 1));
     S.choice = cv_malloc(sizeof(int) * (size_t)(pb->n_layers + 1));
+    S.abits = cv_malloc(sizeof(int) * (size_t)(pb->n_layers + 1));
+    S.abits_cfg = cv_malloc(sizeof(int) * (size_t)(pb->n_layers + 1) * PLAN_MAX_ACT_CONFIGS);
     S.bal = cv_malloc(sizeof(plan_ba_layer) * (size_t)(pb->n_layers + 1));
     S.cross = cv_malloc(sizeof(int) * (size_t)(d->n_tensors + 1));
     S.cl = cv_malloc(sizeof(int) * (size_t)(d->n_tensors + 1));
@@ -600,7 +742,7 @@ cleave_status plan_search(cleave_ctx *ctx, const plan_problem *pb, plan_result *
     uint8_t *edge = cv_calloc((size_t)n + 1, 1);
     double *send = cv_malloc(sizeof(double) * (size_t)(d->n_tensors + 1));
     cleave_status st = CLEAVE_OK;
-    if (!S.wl || !S.wb || !S.choice || !S.bal || !S.cross || !S.cl || !S.cb || !S.wnode || !S.wbuf ||
+    if (!S.wl || !S.wb || !S.choice || !S.abits || !S.abits_cfg || !S.bal || !S.cross || !S.cl || !S.cb || !S.wnode || !S.wbuf ||
         !edge || !send) {
         st = cv_fail(ctx, CLEAVE_E_NOMEM, "plan: out of memory");
         goto out;
@@ -698,6 +840,8 @@ out:
     cv_free(S.wbuf);
     cv_free(S.wb);
     cv_free(S.choice);
+    cv_free(S.abits);
+    cv_free(S.abits_cfg);
     cv_free(S.bal);
     cv_free(S.cross);
     cv_free(S.cl);

@@ -39,6 +39,9 @@ typedef struct plan_problem {
     long cut_cap;                /* most cuts to enumerate before falling back to prefixes */
     double kernel_scratch;       /* bytes the edge's integer kernels use while one runs (the
                                   * reference conv's tile per thread), added to every int8 edge */
+    int act_widths;              /* 1: the edge activations that are not sent take widths from
+                                  * bits[] too (held packed: plan_act_packable) when memory is
+                                  * short; 0: they stay at 8 bits */
 } plan_problem;
 
 typedef enum plan_method {
@@ -85,6 +88,16 @@ void plan_result_free(plan_result *r);
  * scales; biases 32-bit) and activation peak (liveness over the edge nodes,
  * 1 byte per element for int8 tensors, 4 for float). */
 double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8);
+/* The same with activation widths per quant layer (abits; NULL = 8): a
+ * tensor below 8 bits takes its packed size where the edge engine holds it
+ * packed (plan_act_packable), one byte per code elsewhere. */
+double plan_act_peak_bytes_at(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits);
+/* Whether the edge engine (runtime/pack.c, reference kernels) holds
+ * quantized tensor t packed below 8 bits for cut edge[]: made on the edge
+ * (or the input) by an op that writes packed codes, read only by edge ops
+ * that read them packed (not a Gemm / MatMul; an Add at equal shapes), not
+ * sent and not a graph output. */
+int plan_act_packable(const plan_problem *pb, const uint8_t *edge, int t);
 /* The engine holds weights of at most PLAN_WIDEN_MAX_BITS bits packed and
  * widens one layer (or an output-channel chunk of at most
  * FAST_QCONV_WIDEN_CAP bytes) into scratch while it runs: the largest such

@@ -306,6 +306,7 @@ cleave_status quant_apply(cleave_ctx *ctx, ir_graph *g, const quant_layer *l, in
 cleave_status quant_lower_int8(cleave_ctx *ctx, ir_graph *g, int *count) {
     CV_TRY(ir_pass_qdq_clip_codes(ctx, g, NULL));
     CV_TRY(ir_pass_lower_qdq(ctx, g, count));
+    CV_TRY(ir_pass_fuse_code_clips(ctx, g, NULL));
     CV_TRY(ir_pass_remove_dead(ctx, g, NULL));
     return op_bind_graph(ctx, g);
 }
