@@ -45,6 +45,7 @@ typedef struct cost_features {
     /* convolution / pool geometry (0 when not applicable) */
     int kh, kw, stride, groups;
     int64_t cin, cout, out_h, out_w;
+    int out_rank;       /* rank of output 0 (4 for a 2-D conv's NCHW) */
 } cost_features;
 
 /* Per-node overheads the executor adds at each step are part of the node's

@@ -61,6 +61,7 @@ static void geometry(const ir_graph *g, const ir_node *n, const cv_tensor *const
     const cv_tensor *w = n->n_in > wslot ? in[wslot] : NULL;
     if (x && x->ndim >= 2) f->cin = x->dims[1];
     if (y && y->ndim >= 2) f->cout = y->dims[1];
+    if (y) f->out_rank = y->ndim;
     if (y && y->ndim >= 4) {
         f->out_h = y->dims[2];
         f->out_w = y->dims[3];

@@ -41,7 +41,8 @@ cleave_status ir_pass_qdq_clip_codes(cleave_ctx *ctx, ir_graph *g, int *count);
  * QLinearMatMul, QLinearAdd, QuantizeLinear or MaxPool, becomes that op's fused
  * activation (IR_ACT_CLIP with code bounds; a fused ReLU folds in as the
  * bound zp): the op clamps while it writes, and the engine no longer holds
- * a second copy of the tensor (passes_qdq_clip.c). */
+ * a second copy of the tensor (passes_qdq_clip.c). CLEAVE_FUSE_CODE_CLIPS=0
+ * turns it off (A/B runs). */
 cleave_status ir_pass_fuse_code_clips(cleave_ctx *ctx, ir_graph *g, int *count);
 
 #endif

@@ -62,8 +62,8 @@ static int q_output(const ir_graph *g, const ir_node *n, qparm *q) {
     if (n->n_out != 1) return -1;
     int ci = ir_graph_sole_consumer(g, n->out[0]);
     if (ci < 0 || !is_op(&g->nodes[ci], "QuantizeLinear") || g->nodes[ci].in[0] != n->out[0] ||
-        !per_tensor(g, &g->nodes[ci], q))
-        return -1;
+        !per_tensor(g, &g->nodes[ci], q) || g->nodes[ci].act.kind != IR_ACT_NONE)
+        return -1; /* a QuantizeLinear with a fused code clip (an earlier lowering) stays */
     return ci;
 }
 

@@ -1,8 +1,10 @@
 /* qadd: QLinearAdd (com.microsoft, the op ONNX Runtime fuses a quantized
  * residual add into): C = saturate(round_half_even((sa*(A-za) + sb*(B-zb)) / sc) + zc)
  * on uint8 or int8, per-tensor parameters, numpy broadcasting, an optional
- * fused ReLU (applied to the real sum before rounding). One pass over the
- * integers instead of dequantize, add, quantize. */
+ * fused ReLU (applied to the real sum before rounding) or Clip of the codes
+ * (op_int_bounds). One pass over the integers instead of dequantize, add,
+ * quantize. Equal-shape uint8 adds also read and write packed codes
+ * (cv_tensor.pbits), a chunk at a time. */
 #include <math.h>
 #include <string.h>
 
@@ -14,7 +16,7 @@
 
 typedef struct qadd_state {
     float ka, kb, off; /* C = ka*A + kb*B + off (before rounding) */
-    float lo, hi;      /* saturation (and ReLU) bounds in C's integer domain */
+    float lo, hi;      /* saturation (and ReLU / code clip) bounds in C's integer domain */
     int same_shape;
     int ndim;
     int64_t dims[CV_MAX_DIMS], sa[CV_MAX_DIMS], sb[CV_MAX_DIMS]; /* output dims, input strides (0 = broadcast) */

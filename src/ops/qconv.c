@@ -3,13 +3,16 @@
  * Reference: operands minus their zero points as int16 (im2col), the int32
  * GEMM of ops/qcommon.h whose sums wrap mod 2^32 (ONNX allows overflow only
  * there), then for QLinearConv ONNX Runtime's requantization
- *   y = saturate(rne(float(acc + bias) * (x_scale * w_scale / y_scale)) + y_zp)
- * (op_requant_s32). 2-D convs with int8 weights of zero point 0 run on
+ *   y = clamp(rne(float(acc + bias) * (x_scale * w_scale / y_scale)) + y_zp, lo, hi)
+ * (op_requant_s32; lo..hi the type's range, or a fused ReLU's / code
+ * Clip's bounds, op_int_bounds). 2-D convs with int8 weights of zero point 0 run on
  * fast_qconv (ops/fast.h) when a backend has it.
  * A 2-D QLinearConv also reads and writes uint8 / int8 NHWC (block == C),
  * the layout the executor keeps between such convs when the backend is
  * there: the fast kernel takes it directly, the reference converts through
- * scratch. */
+ * scratch. The reference 2-D kernel also reads and writes packed codes
+ * (cv_tensor.pbits, runtime/pack.c): a tile's input rows unpacked, its
+ * output codes packed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,12 +359,14 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     const int64_t ow = st->g.out[st->g.nsp - 1], lines = st->g.out_size / ow;
     const int xb = c->in[io->x]->pbits, yb = st->qlinear ? c->out[0]->pbits : 0;
     /* with packed activations the tile also holds its output codes (Mg
-     * bytes a column) and the input rows it reads (about Cg * stride_h *
-     * stride_w bytes a column): the same budget overall */
+     * bytes a column) and the input rows it reads (Cg * stride_h * W bytes
+     * an output line, plus the kernel's extra rows once): the same budget */
     const int64_t per_col = st->Kg * 2 + (st->qlinear ? st->Mg * 4 : 0) + (yb ? st->Mg : 0) +
                             (xb && st->g.nsp == 2 ? st->Cg * st->g.s[0] * st->g.s[1] : 0);
-    const int64_t want = QC_TILE_BYTES * st->threads / (per_col > 0 ? per_col : 1);
-    st->tile_lines = (want + ow - 1) / ow;
+    int64_t budget = QC_TILE_BYTES * st->threads;
+    if (xb && st->g.nsp == 2) budget -= st->Cg * ((st->g.k[0] - 1) * st->g.d[0] + 1) * st->g.in[1];
+    const int64_t want = (budget > 0 ? budget : 0) / (per_col > 0 ? per_col : 1);
+    st->tile_lines = want / ow; /* whole lines within the budget (at least one, below) */
     if (st->tile_lines > lines) st->tile_lines = lines;
     if (st->tile_lines < 1) st->tile_lines = 1;
     const int64_t tn = st->tile_lines * ow;
@@ -469,7 +474,8 @@ static cleave_status qconv_run(op_call *c) {
     const size_t xel = cv_dtype_size(x->dtype), yel = cv_dtype_size(yt);
     for (int64_t n = 0; n < st->N; n++)
         for (int64_t gi = 0; gi < st->group; gi++) {
-            const char *xg = (const char *)xdata + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
+            const char *xg = st->xbits ? NULL /* packed: rows unpacked per tile */
+                                       : (const char *)xdata + (size_t)((n * st->C + gi * st->Cg) * g->in_size) * xel;
             const int64_t m0 = gi * st->Mg, yoff = (n * st->M + m0) * g->out_size;
             const int64_t ow = g->out[g->nsp - 1], lines = g->out_size / ow;
             for (int64_t q0 = 0; q0 < lines; q0 += st->tile_lines) {

@@ -70,26 +70,36 @@ static double dist_a(const plan_problem *pb, int k, int b) {
     return isnan(d) ? 0 : d;
 }
 
-/* Ops whose lowered form reads or writes codes only one byte each (the
- * integer MatMul and the Gemm's 1x1-conv-between-Reshapes lowering). */
-static int reads_codes_unpacked(const plan_problem *pb, int i) {
-    const char *op = pb->feat ? pb->feat[i].op_type : NULL;
-    return op && (!strcmp(op, "Gemm") || !strcmp(op, "MatMul"));
+/* Whether node i's lowered form reads and writes its codes packed, as
+ * runtime/pack.c decides (writes_packed / reads_packed): not the integer
+ * MatMul nor the Gemm's 1x1-conv-between-Reshapes lowering; a conv only
+ * when 2-D; an Add only at equal shapes (QLinearAdd broadcasting reads one
+ * byte a code). Other ops read codes through a DequantizeLinear and write
+ * them through a QuantizeLinear, which both stream packed codes. Nodes of a
+ * hand-built DAG (no op type) count as streaming. */
+static int node_streams_packed(const plan_problem *pb, int i) {
+    const cost_features *f = pb->feat ? &pb->feat[i] : NULL;
+    const char *op = f ? f->op_type : NULL;
+    if (!op) return 1;
+    if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul")) return 0;
+    if (!strcmp(op, "Conv")) return f->out_rank == 4;
+    if (!strcmp(op, "Add")) {
+        const plan_node *n = &pb->dag->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            for (int o = 0; o < n->n_out; o++)
+                if (pb->dag->tensors[n->in[k]].numel != pb->dag->tensors[n->out[o]].numel) return 0;
+    }
+    return 1;
 }
 
 int plan_act_packable(const plan_problem *pb, const uint8_t *edge, int t) {
     const plan_dag *d = pb->dag;
     const plan_tensor *x = &d->tensors[t];
     if (pb->tensor_layer[t] < 0 || x->is_output) return 0;
-    if (x->producer >= 0 && (!edge[x->producer] || reads_codes_unpacked(pb, x->producer))) return 0;
+    if (x->producer >= 0 && (!edge[x->producer] || !node_streams_packed(pb, x->producer))) return 0;
     for (int c = 0; c < x->n_cons; c++) {
         const int i = x->cons[c];
-        if (!edge[i] || reads_codes_unpacked(pb, i)) return 0; /* sent, or read one byte each */
-        /* an Add reads codes packed at equal shapes only */
-        const char *op = pb->feat ? pb->feat[i].op_type : NULL;
-        if (op && !strcmp(op, "Add"))
-            for (int k = 0; k < d->nodes[i].n_in; k++)
-                if (d->tensors[d->nodes[i].in[k]].numel != x->numel) return 0;
+        if (!edge[i] || !node_streams_packed(pb, i)) return 0; /* sent, or read one byte a code */
     }
     return 1;
 }

@@ -94,9 +94,11 @@ double plan_act_peak_bytes(const plan_problem *pb, const uint8_t *edge, int int8
 double plan_act_peak_bytes_at(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits);
 /* Whether the edge engine (runtime/pack.c, reference kernels) holds
  * quantized tensor t packed below 8 bits for cut edge[]: made on the edge
- * (or the input) by an op that writes packed codes, read only by edge ops
- * that read them packed (not a Gemm / MatMul; an Add at equal shapes), not
- * sent and not a graph output. */
+ * (or the input) and read only by edge ops that stream packed codes (not a
+ * Gemm / MatMul; a conv when 2-D; an Add at equal shapes), not sent and
+ * not a graph output. The plan's edge memory is the reference engine's
+ * (an edge device without oneDNN; `--ref` on x86), where this holds: with
+ * a fast backend's blocked layouts every activation stays one byte a code. */
 int plan_act_packable(const plan_problem *pb, const uint8_t *edge, int t);
 /* The engine holds weights of at most PLAN_WIDEN_MAX_BITS bits packed and
  * widens one layer (or an output-channel chunk of at most

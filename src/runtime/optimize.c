@@ -4,7 +4,6 @@
  * activation fusion, dead-node removal). Shape-dependent folding (Shape ->
  * Gather -> Reshape chains) happens per compile in plan.c, so a graph with a
  * dynamic batch stays dynamic. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "ir/passes.h"
@@ -93,11 +92,8 @@ cleave_status rt_graph_optimize(cleave_ctx *ctx, ir_graph *g, rt_opt_stats *stat
     int more = 0;
     CV_TRY(ir_pass_fuse_activations(ctx, g, &more));
     s.act_fused += more;
-    const char *nofuse = getenv("CLEAVE_FUSE_CODE_CLIPS"); /* =0: A/B tests only */
-    if (!nofuse || *nofuse != '0') {
-        CV_TRY(ir_pass_fuse_code_clips(ctx, g, &more));
-        s.act_fused += more;
-    }
+    CV_TRY(ir_pass_fuse_code_clips(ctx, g, &more));
+    s.act_fused += more;
     CV_TRY(ir_pass_remove_dead(ctx, g, &s.dead));
     drop_unused_constants(g);
     CV_TRY(op_bind_graph(ctx, g));

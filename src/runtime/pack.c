@@ -8,8 +8,11 @@
  *   reads:  QLinearConv input x (2-D), QLinearAdd (equal shapes), MaxPool,
  *           DequantizeLinear.
  * Plan inputs and outputs stay one byte per code (what callers hand in and
- * read back, and what the edge sends), and so does everything when the
- * plan keeps uint8 activations in a blocked layout for a fast backend. */
+ * read back, and what the edge sends). With a fast backend's blocked
+ * layouts (p->block) nothing is packed: every activation stays one byte a
+ * code. So packing is the reference engine's (an edge device without
+ * oneDNN, or --ref), which is what the planner's memory model describes
+ * (plan_act_packable). */
 #include "base/pack.h"
 #include "runtime/plan_internal.h"
 
@@ -74,7 +77,10 @@ void rt_choose_packing(rt_plan *p) {
     for (int i = 0; i < p->n_steps; i++) {
         const rt_step *s = &p->steps[i];
         const int y = s->call.node->out[0];
-        if (y >= 0 && bits[y] == 0) bits[y] = writes_packed(s) ? writes_packed(s) : -1;
+        if (y >= 0 && bits[y] == 0) {
+            const int b = writes_packed(s);
+            bits[y] = b ? b : -1;
+        }
     }
     for (int i = 0; i < p->n_steps; i++) {
         const rt_step *s = &p->steps[i];

@@ -257,6 +257,7 @@ cleave_status rt_plan_create(cleave_ctx *ctx, const ir_graph *g, const int *inpu
         cv_tensor *t = &p->vt[v];
         *t = in[k];
         t->data = NULL;
+        t->pbits = 0; /* inputs come one element per dtype size */
         /* shape-like inputs: small integer tensors, or tiny float vectors (Resize scales, Range bounds) */
         int shape_like = is_int_dtype(in[k].dtype) ? cv_numel(&in[k]) <= 4096
                                                     : in[k].ndim <= 1 && cv_numel(&in[k]) <= 16;

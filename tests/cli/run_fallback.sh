@@ -64,10 +64,11 @@ diff <(cls "$T/run.jsonl") <(cls "$T/ref.jsonl") > /dev/null || fail "device ans
 echo "ok: all $N classes equal those of an undisturbed split run"
 # edge memory: the plan's figure (packed weights + activation peak +
 # widening buffer + the kernels' tile) against what the engine compiles
-# for each head with the reference kernels (those of the aarch64 build):
+# for each head with the reference kernels (those of the aarch64 build) and
+# the plan's 4 edge threads (rpi4; the kernels' tiles are per thread):
 # every int8 auto-split solution within 5% of its plan figure
 "$C" run --plan "$T/plan.json" --server "http://127.0.0.1:$P" --data fashion-mnist --n 2 --compare all \
-    --ref --probe-ms 0 --warmup 0 --log /dev/null > "$T/mem.out" 2>&1 || fail "memory run failed"
+    --ref --threads 4 --probe-ms 0 --warmup 0 --log /dev/null > "$T/mem.out" 2>&1 || fail "memory run failed"
 grep '^edge memory, solution [0-9]* (auto-split)' "$T/mem.out" | awk '
   { plan = $7; eng = $10; if (plan <= 0) next; n++; r = eng / plan;
     if (r > worst) worst = r; if (r < best || n == 1) best = r; if (r > 1.05) bad++ }
