@@ -81,11 +81,12 @@ static cleave_status side_times(cleave_ctx *ctx, const char *side, const cost_fe
     int from_prof = 0, missing = 0;
     for (int i = 0; i < n; i++) {
         cost_features f = feat[i];
-        int lowered = int8 && (f.cls == COST_OP_CONV || f.cls == COST_OP_DWCONV ||
+        int lowered = int8 && (f.cls == COST_OP_CONV || f.cls == COST_OP_WCONV || f.cls == COST_OP_DWCONV ||
                                (f.cls == COST_OP_POOL && !strcmp(f.op_type, "MaxPool")) ||
                                (f.cls == COST_OP_ELTWISE && !strcmp(f.op_type, "Add")));
         if (lowered) {
             f.dtype = COST_DT_INT8;
+            if (f.cls == COST_OP_WCONV) f.cls = COST_OP_CONV; /* no Winograd on integers */
             f.in_bytes /= 4, f.out_bytes /= 4;
             f.param_bytes /= 4;
         }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cost/device.h"
+#include "ops/fast.h"
 #include "ops/op.h"
 
 #define CAL_MAX_IN 4
@@ -302,9 +303,15 @@ static cleave_status bench_conv(cal *c, int cin, int cout, int hw, int k, int st
     gb_wrap(&b, y, cout, &out);
     gb_output(&b, out);
     char label[80];
-    snprintf(label, sizeof label, "%s %dx%d/%d %d->%d @%d", group > 1 ? "dwconv" : "conv", k, k, stride,
-             cin, cout, hw);
-    return cal_record(c, &b, n, label, COST_DT_FP32, group > 1 ? COST_OP_DWCONV : COST_OP_CONV, probe);
+    snprintf(label, sizeof label, "%s %dx%d/%d %d->%d @%d%s", group > 1 ? "dwconv" : "conv", k, k, stride,
+             cin, cout, hw, probe == 2 ? " direct" : "");
+    /* a 3x3 stride-1 conv the backend may run by Winograd: its own class,
+     * and no peak probe (it can beat 2 x MACs / peak); probe 2: the same
+     * conv forced direct (the caller turned Winograd off), class conv */
+    const double macs = (double)cout * hw / stride * hw / stride * (double)(cin / group) * k * k;
+    const int wconv = probe != 2 && group == 1 && k == 3 && stride == 1 && macs >= COST_WCONV_MIN_MACS;
+    return cal_record(c, &b, n, label, COST_DT_FP32,
+                      wconv ? COST_OP_WCONV : group > 1 ? COST_OP_DWCONV : COST_OP_CONV, probe && !wconv);
 }
 
 static cleave_status bench_matmul(cal *c, int m, int kd, int nd, int probe) {
@@ -566,14 +573,24 @@ static int online_cpus(void) {
     return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
 }
 
-static double clamp_eff(double e) { return !(e > 1e-4) ? 1e-4 : e > 1 ? 1 : e; }
+static double clamp_eff(double e, int cls) {
+    const double mx = COST_EFF_MAX(cls);
+    return !(e > 1e-4) ? 1e-4 : e > mx ? mx : e;
+}
 
 static cleave_status run_all(cal *c, int threads, cost_device *d) {
     int q = c->quick, hw56 = q ? 28 : 56, hw28 = q ? 14 : 28, hw14 = q ? 7 : 14, hw112 = q ? 56 : 112;
     CV_TRY(bench_overhead(c, q ? 32 : 128));
-    /* fp32: peak probes (large GEMM, resnet 3x3 conv), then representative layers */
+    /* fp32: peak probes (large GEMMs; resnet's 3x3 convs are their own class,
+     * wconv, since Winograd can beat the multiply peak), then representative layers */
     CV_TRY(bench_matmul(c, q ? 128 : 256, q ? 512 : 1024, q ? 512 : 1024, 1));
     CV_TRY(bench_matmul(c, 64, 512, 512, 0));
+    /* the multiply peak: resnet's 3x3 conv by direct convolution (a large
+     * MatMul through cleave's own sgemm is far below it) */
+    fast_set_winograd(0);
+    cleave_status ds = bench_conv(c, 64, 64, hw56, 3, 1, 1, 2);
+    fast_set_winograd(-1);
+    CV_TRY(ds);
     CV_TRY(bench_conv(c, 64, 64, hw56, 3, 1, 1, 1));
     CV_TRY(bench_conv(c, 128, 128, hw28, 3, 1, 1, 1));
     CV_TRY(bench_conv(c, 256, 256, hw14, 3, 1, 1, 1));
@@ -618,10 +635,13 @@ static cleave_status run_all(cal *c, int threads, cost_device *d) {
     for (int t = 0; t < COST_DT_N; t++)
         for (int k = 0; k < COST_OP_N; k++) {
             if (c->ns[t][k] > 0) {
-                d->efficiency[t][k] = clamp_eff(c->ops[t][k] / c->ns[t][k] / c->peak[t]);
+                d->efficiency[t][k] = clamp_eff(c->ops[t][k] / c->ns[t][k] / c->peak[t], k);
+            } else if (k == COST_OP_WCONV) {
+                /* no Winograd on this dtype (int8): as any conv */
+                d->efficiency[t][k] = d->efficiency[t][COST_OP_CONV];
             } else if (t == COST_DT_INT8 && c->ns[COST_DT_FP32][k] > 0) {
                 /* not measured on uint8: the same elements per second as fp32 */
-                d->efficiency[t][k] = clamp_eff(c->ops[0][k] / c->ns[0][k] / c->peak[t]);
+                d->efficiency[t][k] = clamp_eff(c->ops[0][k] / c->ns[0][k] / c->peak[t], k);
             } else {
                 d->efficiency[t][k] = cost_device_default_efficiency((cost_op_class)k);
             }

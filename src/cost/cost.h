@@ -25,8 +25,18 @@ typedef enum cost_op_class {
     COST_OP_ELTWISE,  /* unary/binary elementwise, activations, Q/DQ, BN, Clip */
     COST_OP_NORM,     /* Softmax, LayerNorm, InstanceNorm, reductions */
     COST_OP_MOVE,     /* Concat, Split, Slice, Transpose, Pad, Resize, Gather, Reshape... */
+    COST_OP_WCONV,    /* fp32 3x3 stride-1 dense conv of >= COST_WCONV_MIN_MACS: a fast
+                       * backend may run it by Winograd (ops/winograd.c), fewer
+                       * multiplies than 2 x MACs, so its efficiency may exceed 1 */
     COST_OP_N
 } cost_op_class;
+
+/* The conv size from which the oneDNN backend times Winograd against its
+ * direct kernel (CONV_TUNE_MIN_MACS in ops/dnnl/fast_conv_dnnl.c). */
+#define COST_WCONV_MIN_MACS 20000000.0
+/* The most a class's efficiency may be: 1 (the device's peak) except for
+ * COST_OP_WCONV (Winograd F(2x2, 3x3) does 16 / 36 of the multiplies). */
+#define COST_EFF_MAX(c) ((c) == COST_OP_WCONV ? 2.25 : 1.0)
 
 /* Per-node features (doubles so regression reads them directly). Byte
  * counts are of the dtypes the node really has after lowering. */

@@ -32,6 +32,7 @@ static const double default_eff[COST_OP_N] = {
     0.20, /* eltwise */
     0.10, /* norm */
     0.20, /* move */
+    0.80, /* wconv (a file without it: its conv figure, rd_eff) */
 };
 
 double cost_device_default_efficiency(cost_op_class c) {
@@ -57,10 +58,10 @@ cleave_status cost_device_validate(cleave_ctx *ctx, const char *where, const cos
             return cv_fail(ctx, CLEAVE_E_INVALID, "%s: peak_gops.%s: %g must be > 0 and <= %g GOP/s per core",
                            w, cost_dtype_name((cost_dtype)t), d->peak_gops[t], DEV_MAX_GOPS);
         for (int c = 0; c < COST_OP_N; c++)
-            if (bad_num(d->efficiency[t][c], 0, 1))
-                return cv_fail(ctx, CLEAVE_E_INVALID, "%s: efficiency.%s.%s: %g is outside (0, 1]", w,
+            if (bad_num(d->efficiency[t][c], 0, COST_EFF_MAX(c)))
+                return cv_fail(ctx, CLEAVE_E_INVALID, "%s: efficiency.%s.%s: %g is outside (0, %g]", w,
                                cost_dtype_name((cost_dtype)t), cost_op_class_name((cost_op_class)c),
-                               d->efficiency[t][c]);
+                               d->efficiency[t][c], COST_EFF_MAX(c));
     }
     if (bad_num(d->mem_bw_gbs, 0, DEV_MAX_BW))
         return cv_fail(ctx, CLEAVE_E_INVALID, "%s: mem_bw_gbs: %g must be > 0 and <= %g GB/s", w,
@@ -145,6 +146,7 @@ static cleave_status rd_eff(rd *r, json_t *eff, cost_dtype t, cost_device *d) {
     if (!o) return CLEAVE_OK;
     if (!json_is_object(o))
         return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: efficiency.%s: expected an object", r->file, tn);
+    int has_wconv = 0;
     for (int c = 0; c < COST_OP_N; c++) {
         char label[64];
         snprintf(label, sizeof label, "efficiency.%s.%s", tn, cost_op_class_name((cost_op_class)c));
@@ -152,10 +154,15 @@ static cleave_status rd_eff(rd *r, json_t *eff, cost_dtype t, cost_device *d) {
         int present = 0;
         CV_TRY(rd_num(r, o, cost_op_class_name((cost_op_class)c), label, 0, &v, &present));
         if (!present) continue;
-        if (bad_num(v, 0, 1))
-            return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: %s: %g is outside (0, 1]", r->file, label, v);
+        if (bad_num(v, 0, COST_EFF_MAX(c)))
+            return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: %s: %g is outside (0, %g]", r->file, label, v,
+                           COST_EFF_MAX(c));
         d->efficiency[t][c] = v;
+        has_wconv |= c == COST_OP_WCONV;
     }
+    /* no figure for Winograd-eligible convs: a device without Winograd
+     * runs them as any other conv */
+    if (!has_wconv) d->efficiency[t][COST_OP_WCONV] = d->efficiency[t][COST_OP_CONV];
     return CLEAVE_OK;
 }
 

@@ -40,7 +40,7 @@ cost_op_class cost_op_class_of(const ir_graph *g, const ir_node *n, const cv_ten
 
 const char *cost_op_class_name(cost_op_class c) {
     static const char *const names[COST_OP_N] = {"conv", "dwconv", "gemm", "pool",
-                                                 "eltwise", "norm", "move"};
+                                                 "eltwise", "norm", "move", "wconv"};
     return (unsigned)c < COST_OP_N ? names[c] : "?";
 }
 
@@ -127,6 +127,16 @@ cleave_status cost_features_from_plan(cleave_ctx *ctx, const ir_graph *g, const 
         if (f->macs > 0) f->flops = 0;
         if (f->cls == COST_OP_CONV || f->cls == COST_OP_DWCONV || f->cls == COST_OP_POOL)
             geometry(g, n, in, ot[0], f);
+        /* a 3x3 stride-1 fp32 conv big enough for the backend to try Winograd */
+        if (f->cls == COST_OP_CONV && f->dtype == COST_DT_FP32 && !strcmp(n->op_type, "Conv") &&
+            f->kh == 3 && f->kw == 3 && f->stride == 1 && f->groups == 1 && f->out_rank == 4 &&
+            f->macs >= COST_WCONV_MIN_MACS) {
+            const ir_attr *st = ir_node_attr(n, "strides"), *dl = ir_node_attr(n, "dilations");
+            int ones = 1;
+            for (int k = 0; st && st->kind == IR_ATTR_INTS && k < st->n; k++) ones &= st->ints[k] == 1;
+            for (int k = 0; dl && dl->kind == IR_ATTR_INTS && k < dl->n; k++) ones &= dl->ints[k] == 1;
+            if (ones) f->cls = COST_OP_WCONV;
+        }
         else if (f->cls == COST_OP_GEMM && in[0] && in[0]->ndim >= 1 && ot[0] && ot[0]->ndim >= 1) {
             f->cin = in[0]->dims[in[0]->ndim - 1];
             f->cout = ot[0]->dims[ot[0]->ndim - 1];

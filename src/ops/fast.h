@@ -71,6 +71,10 @@ int fast_block_size(void);
  * bits in every run: for accuracy evaluation, not for latency. Also set
  * by CLEAVE_DETERMINISTIC=1 in the environment. Call before compiling. */
 void fast_set_deterministic(int on);
+/* Winograd for eligible convs (ops/winograd.c): 0 never, 1 wherever
+ * eligible, 2 when it times faster (the default), -1 back to the
+ * CLEAVE_WINOGRAD variable. Read when a conv is created. */
+void fast_set_winograd(int mode);
 
 /* FAST_OK with *state set; FAST_NO when no backend, an unsupported shape,
  * or only a slow (reference) library kernel exists; FAST_NOMEM on OOM.

@@ -368,7 +368,12 @@ static int deterministic(void) {
  * anything else: when it times at least 10% faster than oneDNN's kernel for this conv
  * (convs of CONV_TUNE_MIN_MACS or more; not under CLEAVE_DETERMINISTIC,
  * which keeps oneDNN: no timed choices), or when oneDNN has no kernel. */
+static int g_winograd = -1; /* fast_set_winograd; -1: the variable */
+
+void fast_set_winograd(int mode) { g_winograd = mode >= 0 && mode <= 2 ? mode : -1; }
+
 static int winograd_mode(void) {
+    if (g_winograd >= 0) return g_winograd;
     const char *e = getenv("CLEAVE_WINOGRAD");
     if (e && *e == '0') return 0;
     if (e && *e == '1') return 1;

@@ -60,6 +60,7 @@ void fast_pool_destroy(void *state) {
 }
 
 void fast_set_deterministic(int on) { (void)on; }
+void fast_set_winograd(int mode) { (void)mode; }
 
 int fast_block_size(void) {
     return 0;
