@@ -704,6 +704,7 @@ int cmd_edge(int argc, char **argv) {
     /* edge memory: the plan's figure (packed weights + activation peak +
      * widening buffer) against the compiled head (arena incl. scratch and
      * the float input, + the weights as its kernels hold them) */
+    const int fast_heads = cleave_ctx_fast(ctx) && fast_block_size() > 0;
     for (int k = 0; k < r.pf.n_sol; k++) {
         const esol *e = &r.es[k];
         if (!e->built || !e->head) continue;
@@ -712,6 +713,10 @@ int cmd_edge(int argc, char **argv) {
                 r.pf.sol[k].id, r.pf.sol[k].method, r.pf.sol[k].edge_memory_bytes / 1024, (a + w) / 1024,
                 a / 1024, w / 1024);
     }
+    /* the plan counts the reference engine (an edge without oneDNN) */
+    if (fast_heads)
+        fprintf(sumf, "(edge memory: these heads ran %s kernels; the plan's figure is the reference engine's "
+                      "of an edge device without it, which --ref runs)\n", fast_backend_name());
     if (sum_p) {
         json_t *root = json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:i,s:o,s:o}", "format", "cleave-run", "plan", plan_p,
                                  "server", server, "edge_slowdown", r.slowdown, "rtt_ms", r.rtt_ms, "answers", all.n,
