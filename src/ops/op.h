@@ -113,5 +113,9 @@ void op_requant_s32(const int32_t *acc, int64_t n, int32_t bias, float s, const 
 cleave_status op_int_bounds(op_call *c, cv_dtype yt, int32_t zp, int32_t *lo, int32_t *hi);
 /* Clamp n codes of dtype yt (uint8 / int8) in place to [lo, hi]. */
 void op_clamp_codes(void *y, cv_dtype yt, int64_t n, int32_t lo, int32_t hi);
+/* After a kernel that wrote out[0]'s codes without the node's fused Clip
+ * of codes (IR_ACT_CLIP on an integer op): apply it now. Nothing for any
+ * other activation. */
+cleave_status op_clamp_out_codes(op_call *c);
 
 #endif

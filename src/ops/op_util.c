@@ -117,6 +117,15 @@ void op_clamp_codes(void *y, cv_dtype yt, int64_t n, int32_t lo, int32_t hi) {
     }
 }
 
+cleave_status op_clamp_out_codes(op_call *c) {
+    if (c->node->act.kind != IR_ACT_CLIP) return CLEAVE_OK;
+    cv_tensor *y = c->out[0];
+    int32_t lo, hi; /* code bounds do not depend on the zero point */
+    CV_TRY(op_int_bounds(c, y->dtype, 0, &lo, &hi));
+    op_clamp_codes(y->data, y->dtype, cv_numel(y), lo, hi);
+    return CLEAVE_OK;
+}
+
 void op_apply_act_f32(const ir_act *act, float *x, int64_t n) {
     float a = act->alpha, b = act->beta;
     switch (act->kind) {

@@ -117,15 +117,6 @@ static cleave_status pool_max_infer(op_call *c) {
     return CLEAVE_OK;
 }
 
-/* A fused Clip of the output codes: max commutes with it, so after. */
-static cleave_status pool_clamp_codes(op_call *c) {
-    if (c->node->act.kind == IR_ACT_NONE) return CLEAVE_OK;
-    int32_t lo, hi;
-    CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
-    op_clamp_codes(c->out[0]->data, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
-    return CLEAVE_OK;
-}
-
 static cleave_status pool_avg_infer(op_call *c) {
     pool_geom g;
     CV_TRY(pool_shape(c, 0, &g));
@@ -471,7 +462,7 @@ static cleave_status pool_max_run(op_call *c) {
     CV_TRY(pool_shape(c, 1, &g));
     if (c->in[0]->block) {
         pool_run_blocked(c, &g, 1, 0);
-        return pool_clamp_codes(c);
+        return op_clamp_out_codes(c); /* max commutes with a clip: after */
     }
     pool_tap *taps = (pool_tap *)c->scratch;
     pool_fill_taps(&g, taps);
@@ -510,7 +501,7 @@ static cleave_status pool_max_run(op_call *c) {
     }
     pool_planes(&g, taps, fn, c->in[0]->data, c->out[0]->data, cv_dtype_size(c->in[0]->dtype), ind,
                 0, pool_threads(c));
-    if (!ind) return pool_clamp_codes(c);
+    if (!ind) return op_clamp_out_codes(c);
     /* In-plane index -> flat NC<spatial> index; storage_order 1 numbers
      * the spatial positions column-major. */
     const int colmajor = ir_attr_int(c->node, "storage_order", 0) == 1;

@@ -111,11 +111,13 @@ size_t qc_align(size_t n) {
     return (n + 63) & ~(size_t)63;
 }
 
-/* The fused activation QLinear* ops can apply: none, or on a requantized
- * output ReLU and a Clip of its codes (op_int_bounds checks the bounds). */
-cleave_status qc_check_act(op_call *c, int relu_ok) {
-    int k = c->node->act.kind;
-    if (k == IR_ACT_NONE || (relu_ok && (k == IR_ACT_RELU || k == IR_ACT_CLIP))) return CLEAVE_OK;
+cleave_status qc_check_act(op_call *c, const cv_tensor *y_zp) {
+    const int k = c->node->act.kind;
+    if (k == IR_ACT_NONE || (y_zp && k == IR_ACT_RELU)) return CLEAVE_OK;
+    if (y_zp && k == IR_ACT_CLIP) { /* integer bounds within the output type */
+        int32_t lo, hi;
+        return op_int_bounds(c, y_zp->dtype, 0, &lo, &hi);
+    }
     return op_fail(c, CLEAVE_E_UNSUPPORTED, "fused activation is not supported on this op");
 }
 

@@ -45,8 +45,10 @@ void qc_gemm_s16_ref(int64_t M, int64_t N, int64_t K, const int16_t *A, const in
 
 /* n rounded up to 64 bytes (scratch layout). */
 size_t qc_align(size_t n);
-/* The fused activation QLinear* ops can apply (none or ReLU). */
-cleave_status qc_check_act(op_call *c, int relu_ok);
+/* The fused activation an integer op can apply: none; with a requantized
+ * output (y_zp its zero point; NULL for a raw int32 output) also ReLU and
+ * a Clip of the codes, whose bounds op_int_bounds checks here (infer). */
+cleave_status qc_check_act(op_call *c, const cv_tensor *y_zp);
 /* Free a half-built state and fail with out-of-memory (prepare's error
  * paths leave no state behind, as conv.c's do). */
 cleave_status qc_nomem(op_call *c, void (*release)(void *), const char *what);

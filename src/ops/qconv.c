@@ -43,7 +43,7 @@ typedef struct qconv_state {
     qconv_io io;
     qconv_geom g;
     int64_t N, C, M, group, Cg, Mg, Kg; /* Kg = Cg * k_size, the GEMM depth */
-    int qlinear, relu, clip, threads; /* clip: a fused Clip of the output codes */
+    int qlinear, relu, threads;
     int16_t *wq;                         /* (w - w_zp) M x Kg when known at prepare, */
     uint8_t *wpk;                        /* or held packed (then wq is NULL) */
     qc_packed pk;
@@ -159,7 +159,7 @@ static cleave_status qconv_shape(op_call *c, const qconv_io *io, qconv_geom *g, 
         if (b->dtype != CV_I32 || b->ndim != 1 || b->dims[0] != *M)
             return op_fail(c, CLEAVE_E_INVALID, "bias B must be int32 of shape [%lld]", (long long)*M);
     }
-    return qc_check_act(c, io->ys >= 0);
+    return qc_check_act(c, io->ys >= 0 ? c->in[io->yz] : NULL);
 }
 
 static cleave_status qconv_infer_io(op_call *c, const qconv_io *io) {
@@ -323,18 +323,7 @@ static cleave_status qconv_prepare_io(op_call *c, const qconv_io *io) {
     st->Cg = st->C / st->group, st->Mg = st->M / st->group, st->Kg = st->Cg * st->g.k_size;
     st->qlinear = io->ys >= 0;
     st->relu = c->node->act.kind == IR_ACT_RELU;
-    st->clip = c->node->act.kind == IR_ACT_CLIP;
     st->threads = c->threads > 1 ? c->threads : 1;
-    if (st->qlinear) {
-        int32_t lo, hi; /* the bounds are valid (the zero point is checked again at run) */
-        const cv_tensor *yz = c->in[io->yz];
-        s = op_int_bounds(c, yz->dtype, yz->data ? qc_zp(yz, 0) : 0, &lo, &hi);
-        if (s != CLEAVE_OK) {
-            qconv_release(st);
-            c->state = NULL;
-            return s;
-        }
-    }
     int r = qconv_try_fast(c, st);
     if (r == FAST_NOMEM) return qc_nomem(c, qconv_release, "creating the fast kernel");
     if (r == FAST_OK) {
@@ -437,12 +426,7 @@ static cleave_status qconv_run(op_call *c) {
     if (st->fast) {
         if (fast_qconv_run(st->fast, x->data, y, c->scratch) != 0)
             return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
-        if (st->clip) { /* the kernel applied none; the code bounds do not depend on zp */
-            int32_t lo, hi;
-            CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
-            op_clamp_codes(y, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
-        }
-        return CLEAVE_OK;
+        return op_clamp_out_codes(c); /* the kernel applies ReLU, not a Clip of codes */
     }
     int threads = c->threads < st->threads ? c->threads : st->threads;
     if (threads < 1) threads = 1;

@@ -30,7 +30,7 @@ typedef struct qmm_geom {
 typedef struct qmm_state {
     qmm_io io;
     qmm_geom g;
-    int qlinear, relu, clip, threads; /* clip: a fused Clip of the output codes */
+    int qlinear, relu, threads;
     int16_t *bq;                     /* (b - b_zp) for every b batch when known at prepare */
     size_t off_b, off_acc, off_scale; /* scratch: [a rows][b if not packed][acc][scale row] */
     void *fast;                      /* fast_qgemm state or NULL */
@@ -85,7 +85,7 @@ static cleave_status qmm_shape(op_call *c, const qmm_io *io, qmm_geom *g) {
     CV_TRY(qc_param(c, io->bz, b->dtype, g->N, bcol, zopt, "b_zero_point"));
     CV_TRY(qc_param(c, io->ys, CV_F32, 1, 1, 0, "y_scale"));
     CV_TRY(qc_param(c, io->yz, 0, 1, 1, 0, "y_zero_point"));
-    return qc_check_act(c, io->ys >= 0);
+    return qc_check_act(c, io->ys >= 0 ? c->in[io->yz] : NULL);
 }
 
 static cleave_status qmm_infer_io(op_call *c, const qmm_io *io) {
@@ -184,18 +184,7 @@ static cleave_status qmm_prepare_io(op_call *c, const qmm_io *io) {
     const qmm_geom *g = &st->g;
     st->qlinear = io->ys >= 0;
     st->relu = c->node->act.kind == IR_ACT_RELU;
-    st->clip = c->node->act.kind == IR_ACT_CLIP;
     st->threads = c->threads > 1 ? c->threads : 1;
-    if (st->qlinear) {
-        int32_t lo, hi; /* the bounds are valid (the zero point is checked again at run) */
-        const cv_tensor *yz = c->in[io->yz];
-        s = op_int_bounds(c, yz->dtype, yz->data ? qc_zp(yz, 0) : 0, &lo, &hi);
-        if (s != CLEAVE_OK) {
-            qmm_release(st);
-            c->state = NULL;
-            return s;
-        }
-    }
     int r = qmm_try_fast(c, st);
     if (r == FAST_NOMEM) return qc_nomem(c, qmm_release, "creating the fast kernel");
     if (r == FAST_OK) {
@@ -239,12 +228,7 @@ static cleave_status qmm_run(op_call *c) {
     if (st->fast) {
         if (fast_qgemm_run(st->fast, a->data, y, c->scratch) != 0)
             return op_fail(c, CLEAVE_E_INTERNAL, "fast kernel (%s) failed", fast_impl_name(st->fast));
-        if (st->clip) { /* the kernel applied none; the code bounds do not depend on zp */
-            int32_t lo, hi;
-            CV_TRY(op_int_bounds(c, c->out[0]->dtype, 0, &lo, &hi));
-            op_clamp_codes(y, c->out[0]->dtype, cv_numel(c->out[0]), lo, hi);
-        }
-        return CLEAVE_OK;
+        return op_clamp_out_codes(c); /* the kernel applies ReLU, not a Clip of codes */
     }
     int threads = c->threads < st->threads ? c->threads : st->threads;
     if (threads < 1) threads = 1;
