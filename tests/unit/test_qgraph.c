@@ -29,6 +29,27 @@ static int write_text(const char *path, const char *s) {
     return 1;
 }
 
+/* Compiles ga (options oa) and gb (ob) for x, runs both and checks that
+ * output 0 has the same bytes. 1 with both plans in *pa / *pb (the
+ * caller destroys them), 0 when either failed (then both are NULL). */
+static int same_output(cleave_ctx *ctx, const ir_graph *ga, const rt_options *oa, const ir_graph *gb,
+                       const rt_options *ob, const cv_tensor *x, rt_plan **pa, rt_plan **pb) {
+    *pa = *pb = NULL;
+    CHECK(rt_plan_create(ctx, ga, NULL, 0, NULL, 0, x, oa, pa) == CLEAVE_OK);
+    CHECK(rt_plan_create(ctx, gb, NULL, 0, NULL, 0, x, ob, pb) == CLEAVE_OK);
+    int ok = *pa && *pb;
+    if (ok) {
+        CHECK(rt_plan_run(*pa, x) == CLEAVE_OK && rt_plan_run(*pb, x) == CLEAVE_OK);
+        const cv_tensor *y1 = rt_plan_output(*pa, 0), *y2 = rt_plan_output(*pb, 0);
+        CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
+    } else {
+        rt_plan_destroy(*pa);
+        rt_plan_destroy(*pb);
+        *pa = *pb = NULL;
+    }
+    return ok;
+}
+
 /* The config file's error names the file and the key. */
 static void config_errors(cleave_ctx *ctx, const quant_layer *l, int n) {
     static const struct {
@@ -242,13 +263,7 @@ int main(void) {
         cv_tensor x64 = x;
         x64.dims[0] = 64;
         rt_plan *p1 = NULL, *p2 = NULL;
-        CHECK(rt_plan_create(ctx, q1, NULL, 0, NULL, 0, &x64, NULL, &p1) == CLEAVE_OK);
-        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, NULL, &p2) == CLEAVE_OK);
-        if (p1 && p2) {
-            CHECK(rt_plan_run(p1, &x64) == CLEAVE_OK && rt_plan_run(p2, &x64) == CLEAVE_OK);
-            const cv_tensor *y1 = rt_plan_output(p1, 0), *y2 = rt_plan_output(p2, 0);
-            CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
-        }
+        same_output(ctx, q1, NULL, q2, NULL, &x64, &p1, &p2);
         rt_plan_destroy(p1);
         rt_plan_destroy(p2);
         /* the same graph lowered without fusing the code clips (q1) and with
@@ -271,13 +286,7 @@ int main(void) {
         CHECK(clips1 == 6 && clips2 == 0);
         for (int ref = 0; ref < 2; ref++) { /* fast kernels, then the reference ones */
             if (ref) setenv("CLEAVE_QCONV_REF", "1", 1);
-            p1 = p2 = NULL;
-            CHECK(rt_plan_create(ctx, q1, NULL, 0, NULL, 0, &x64, NULL, &p1) == CLEAVE_OK);
-            CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, NULL, &p2) == CLEAVE_OK);
-            if (p1 && p2) {
-                CHECK(rt_plan_run(p1, &x64) == CLEAVE_OK && rt_plan_run(p2, &x64) == CLEAVE_OK);
-                const cv_tensor *y1 = rt_plan_output(p1, 0), *y2 = rt_plan_output(p2, 0);
-                CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
+            if (same_output(ctx, q1, NULL, q2, NULL, &x64, &p1, &p2)) {
                 /* here the clips follow the pools, after the peak (conv1's
                  * output): the sum drops, the peak may not */
                 printf("  %s kernels: same output bytes; activations summed %zu -> %zu B, peak live "
@@ -295,13 +304,7 @@ int main(void) {
          * packed: same bytes out, a smaller arena */
         cleave_ctx_set_fast(ctx, 0);
         rt_options pack = {.pack_activations = 1};
-        p1 = p2 = NULL;
-        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, NULL, &p1) == CLEAVE_OK);
-        CHECK(rt_plan_create(ctx, q2, NULL, 0, NULL, 0, &x64, &pack, &p2) == CLEAVE_OK);
-        if (p1 && p2) {
-            CHECK(rt_plan_run(p1, &x64) == CLEAVE_OK && rt_plan_run(p2, &x64) == CLEAVE_OK);
-            const cv_tensor *y1 = rt_plan_output(p1, 0), *y2 = rt_plan_output(p2, 0);
-            CHECK(cv_nbytes(y1) == cv_nbytes(y2) && !memcmp(y1->data, y2->data, cv_nbytes(y1)));
+        if (same_output(ctx, q2, NULL, q2, &pack, &x64, &p1, &p2)) {
             int packed = 0;
             for (int v = 0; v < q2->n_values; v++) {
                 const cv_tensor *t = rt_plan_value(p2, v);
