@@ -100,6 +100,14 @@ double plan_act_peak_bytes_at(const plan_problem *pb, const uint8_t *edge, int i
  * (an edge device without oneDNN; `--ref` on x86), where this holds: with
  * a fast backend's blocked layouts every activation stays one byte a code. */
 int plan_act_packable(const plan_problem *pb, const uint8_t *edge, int t);
+/* The liveness walk plan_act_peak_bytes_at makes: the peak, and in
+ * *peak_step (if not NULL) the edge node where it is first reached (-1:
+ * the quantize step before the first node). */
+double plan_act_walk(const plan_problem *pb, const uint8_t *edge, int int8, const int *abits, int *peak_step);
+/* Whether tensor t is alive at step s of that walk (s = -1: the quantize
+ * step): made at or before s and read by an edge node at s or later, or
+ * kept (sent, a graph output). */
+int plan_act_alive_at(const plan_dag *d, const uint8_t *edge, int t, int s);
 /* The engine holds weights of at most PLAN_WIDEN_MAX_BITS bits packed and
  * widens one layer (or an output-channel chunk of at most
  * FAST_QCONV_WIDEN_CAP bytes) into scratch while it runs: the largest such
