@@ -8,6 +8,11 @@
 #include "cost/device.h"
 #include "cost/profile.h"
 
+/* Default rounds of a measurement (cost_profile_measure_n): a machine whose
+ * speed drifts over a minute then affects the whole-model and per-node
+ * blocks (and a validation's reference and truth) alike. */
+#define CLI_PROF_ROUNDS 5
+
 typedef struct cli_prof_opts {
     cost_dtype dtype;
     int warmup, repeat;
@@ -17,6 +22,7 @@ typedef struct cli_prof_opts {
     int quiet;             /* no progress bar */
     double min_block_ms;   /* see cost_profile_measure (default: 3000 when emulated) */
     double gap_ms;         /* idle ms before each run (see cost_profile_measure) */
+    int rounds;            /* timed runs in this many rounds (0: CLI_PROF_ROUNDS) */
     int request;           /* also time a request's v2 codec after each run
                             * (cost_profile.request_ms; needs the net module) */
 } cli_prof_opts;
@@ -27,8 +33,13 @@ typedef struct cli_prof_opts {
 cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
                                 cost_profile *out);
 
+/* n_prof profiles of one model measured interleaved in `rounds` rounds
+ * (cost_profile_measure_n; 0: o->rounds); cli_profile_model is n_prof = 1. */
+cleave_status cli_profile_model_n(cleave_ctx *ctx, const char *path, const cli_prof_opts *o, int n_prof,
+                                  int rounds, cost_profile *out);
+
 /* The measurement options profile and --validate share (--threads,
- * --warmup, --repeat, --dtype) at argv[*i]: 1 when taken (*i moved past its
+ * --warmup, --repeat, --rounds, --dtype, --gap-ms) at argv[*i]: 1 when taken (*i moved past its
  * value), 0 when not one of them, -1 after printing why the value is bad. */
 int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opts *o);
 

@@ -32,6 +32,9 @@ static void help(void) {
            "                     FILE.npy (default random, 16 inputs)\n"
            "  --warmup N         untimed runs first (default 5)\n"
            "  --repeat N         timed runs (default 30)\n"
+           "  --rounds N         take the timed runs in N rounds, each a block of whole-model\n"
+           "                     runs then a block of per-node runs (default 5), so that a\n"
+           "                     machine whose speed drifts affects both alike\n"
            "  --gap-ms T         sleep T ms before each run, as a client serving one request\n"
            "                     at a time idles between them (default 0: back to back)\n"
            "                     Also times, after each run, one request's KServe v2 codec\n"
@@ -125,7 +128,15 @@ static cleave_status measure_request(cleave_ctx *ctx, const ir_graph *g, const c
 
 cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_prof_opts *o,
                                 cost_profile *out) {
-    memset(out, 0, sizeof *out);
+    return cli_profile_model_n(ctx, path, o, 1, 0, out);
+}
+
+cleave_status cli_profile_model_n(cleave_ctx *ctx, const char *path, const cli_prof_opts *o, int n_prof,
+                                  int rounds, cost_profile *out) {
+    if (n_prof < 1 || n_prof > COST_PROFILE_MAX_N)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: %d profiles at once (1..%d)", n_prof, COST_PROFILE_MAX_N);
+    memset(out, 0, sizeof *out * (size_t)n_prof);
+    if (rounds <= 0) rounds = o->rounds > 0 ? o->rounds : CLI_PROF_ROUNDS;
     char sha[65];
     CV_TRY(cv_sha256_file(ctx, path, sha));
     cleave_status st = CLEAVE_OK;
@@ -168,16 +179,21 @@ cleave_status cli_profile_model(cleave_ctx *ctx, const char *path, const cli_pro
     snprintf(label, sizeof label, "profiling %s", slash ? slash + 1 : path);
     const char *emu = getenv("CLEAVE_EMULATION");
     double min_block = o->min_block_ms > 0 ? o->min_block_ms : (emu && emu[0] ? 3000 : 0);
-    st = cost_profile_measure(ctx, g, specs, n_in, o->warmup, o->repeat, min_block, o->gap_ms,
-                              o->quiet ? NULL : cli_progress, label, out);
+    st = cost_profile_measure_n(ctx, g, specs, n_in, n_prof, rounds, o->warmup, o->repeat, min_block,
+                                o->gap_ms, o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
 #ifdef CLEAVE_HAVE_NET
-    if (o->request && (st = measure_request(ctx, g, specs, o, &out->request_ms))) goto out;
+    for (int k = 0; k < n_prof; k++)
+        if (o->request && (st = measure_request(ctx, g, specs, o, &out[k].request_ms))) goto out;
 #endif
-    out->model = cv_strdup(path);
-    memcpy(out->model_sha256, sha, sizeof sha);
-    snprintf(out->emulation, sizeof out->emulation, "%s", emu ? emu : "");
-    if (!out->model) st = cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+    for (int k = 0; k < n_prof && !st; k++) {
+        out[k].model = cv_strdup(path);
+        memcpy(out[k].model_sha256, sha, sizeof sha);
+        snprintf(out[k].emulation, sizeof out[k].emulation, "%s", emu ? emu : "");
+        if (!out[k].model) st = cv_fail(ctx, CLEAVE_E_NOMEM, "out of memory");
+    }
+    if (st)
+        for (int k = 0; k < n_prof; k++) cost_profile_free(&out[k]);
 out:
     if (m.g) {
         quant_stats_free(&qs);
@@ -200,8 +216,9 @@ static void print_profile(const cost_profile *p, int top) {
            p->whole.median_ms, p->whole.mean_ms, p->whole.min_ms, p->whole.p10_ms, p->whole.p90_ms,
            p->repeat, p->warmup);
     if (p->emulation[0])
-        printf("nodes        %d; sum of means %.3f ms (%+.1f%% vs whole mean; emulated: means stand for "
-               "the device)\n", p->n, sum_mean, 100.0 * (sum_mean / p->whole.mean_ms - 1));
+        printf("nodes        %d; sum of means %.3f ms (%+.1f%% vs whole mean); emulated: a node stands for "
+               "its share of the fastest runs times the whole mean\n", p->n, sum_mean,
+               100.0 * (sum_mean / p->whole.mean_ms - 1));
     else
         printf("nodes        %d; sum of medians %.3f ms (%+.1f%% vs whole median), sum of means %.3f ms (%+.1f%%)\n",
                p->n, sum_med, 100.0 * (sum_med / p->whole.median_ms - 1), sum_mean,
@@ -271,6 +288,7 @@ int cli_prof_parse_opt(int argc, char **argv, int *i, int *threads, cli_prof_opt
     const cli_int_opt ints[] = {{"--threads", 1, 1024, threads},
                                 {"--warmup", 0, 100000, &o->warmup},
                                 {"--repeat", 1, 1000000, &o->repeat},
+                                {"--rounds", 1, 1000, &o->rounds},
                                 {0}};
     int took = cli_int_option(argc, argv, i, ints), ok;
     if (took) return took;

@@ -25,14 +25,20 @@ static void help(void) {
            "truth). Prints, per model, the whole-model latency each predictor gives against\n"
            "the measured median, and the per-node MAPE; the regression is fitted on the\n"
            "other models' reference profiles (leave-one-model-out) unless --regress is given.\n"
-           "Bars: profile within 10%%, roofline and regression within 25%% (whole model).\n\n"
+           "Bars: profile within 10%%, roofline and regression within 25%% (whole model).\n"
+           "The reference profile and the truth are measured interleaved, in rounds (each\n"
+           "round: one block of runs of each), so that a machine whose speed drifts over\n"
+           "minutes (a shared VM) gives both the same conditions; --sequential measures\n"
+           "the one, then the other.\n\n"
            "options:\n"
            "  --device FILE      device description for roofline and regression\n"
            "                     (default devices/this-machine.json in the source tree);\n"
            "                     'now': calibrate this machine first, on --threads threads\n"
            "                     (about 4 s), as `cleave profile --calibrate-device` does:\n"
            "                     the machine changes from day to day, a file from another\n"
-           "                     day describes another CPU\n"
+           "                     day describes another CPU; 'emulated': under `cleave emulate`,\n"
+           "                     the emulated core's description ($CLEAVE_EMU_DEVICE: this\n"
+           "                     machine's, slowed by the achieved slowdown)\n"
            "  --threads N        engine threads (default 1)\n"
            "  --device-threads N threads the roofline and regression assume on the device\n"
            "                     (default: --threads; under cleave emulate: the device's cores,\n"
@@ -48,11 +54,14 @@ static void help(void) {
            "  --train MODEL      a training-only model (repeatable): its reference profile\n"
            "                     joins every regression fit, it is not validated itself\n"
            "                     (e.g. the element-wise sweep of tools/export_eltwise.py)\n"
+           "  --rounds N         rounds the two measurements are interleaved in (default %d)\n"
+           "  --sequential       reference profile first, then the truth (no interleaving)\n"
            "  --use-mean         profile lookup uses node means instead of medians\n"
            "  --check            exit 4 when a bar is missed\n"
            "  --json             print the report as JSON on stdout\n"
            "  -o FILE            write the JSON report to FILE\n"
-           "  -h, --help         this text\n");
+           "  -h, --help         this text\n",
+           CLI_PROF_ROUNDS);
 }
 
 typedef struct pred_result {
@@ -109,6 +118,7 @@ int cmd_profile_validate(int argc, char **argv) {
                *fit_out = NULL, *outp = NULL;
     int train_only[MAX_MODELS] = {0}, n_validated = 0;
     int n_models = 0, threads = 1, dev_threads_opt = 0, use_mean = 0, check = 0, json = 0, rc = 1;
+    int sequential = 0;
     cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30};
     char dev_default[1024];
     cleave_ctx *ctx;
@@ -140,7 +150,8 @@ int cmd_profile_validate(int argc, char **argv) {
         else if (!strcmp(a, "--train") && v && n_models < MAX_MODELS) {
             train_only[n_models] = 1;
             models[n_models++] = v, i++;
-        } else if (!strcmp(a, "--use-mean")) use_mean = 1;
+        } else if (!strcmp(a, "--sequential")) sequential = 1;
+        else if (!strcmp(a, "--use-mean")) use_mean = 1;
         else if (!strcmp(a, "--check")) check = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-') {
@@ -160,7 +171,15 @@ int cmd_profile_validate(int argc, char **argv) {
         snprintf(dev_default, sizeof dev_default, "%s/devices/this-machine.json", cli_home());
         dev_path = dev_default;
     }
-    if (!strcmp(dev_path, "now")) {
+    if (!strcmp(dev_path, "emulated")) {
+        const char *ed = getenv("CLEAVE_EMU_DEVICE");
+        if (!ed || !ed[0]) {
+            fprintf(stderr, "cleave profile --validate: --device emulated: $CLEAVE_EMU_DEVICE is not set; run "
+                            "under `cleave emulate --device FILE` (not --slowdown)\n");
+            goto out;
+        }
+        if (cost_device_load(ctx, ed, &dev)) goto err;
+    } else if (!strcmp(dev_path, "now")) {
         if (!json) fprintf(stderr, "calibrating this machine (%d thread%s)...\n", threads, threads > 1 ? "s" : "");
         if (cost_device_calibrate(ctx, threads, 0, &dev)) goto err;
     } else if (cost_device_load(ctx, dev_path, &dev)) {
@@ -212,14 +231,24 @@ int cmd_profile_validate(int argc, char **argv) {
                 }
             }
         }
+        /* the independent measurement (the truth) with it, interleaved, or
+         * right after (--sequential, or a stored reference): slow drift of
+         * a shared machine between models does not count as error */
+        if (!have && !r->train_only && !sequential) {
+            cost_profile two[2];
+            if (cli_profile_model_n(ctx, models[m], &o, 2, 0, two)) goto err;
+            r->ref = two[0];
+            r->truth = two[1];
+            have = 2;
+        }
         if (!have) {
             if (cli_profile_model(ctx, models[m], &o, &r->ref)) goto err;
+        }
+        if (have != 1) {
             snprintf(r->ref.device, sizeof r->ref.device, "%s", dev.name);
             if (dir && cost_profile_save(ctx, rp, &r->ref)) goto err;
         }
-        /* the independent measurement (the truth) right after, so slow drift
-         * of a shared machine between models does not count as error */
-        if (!r->train_only && cli_profile_model(ctx, models[m], &o, &r->truth)) goto err;
+        if (!r->train_only && have != 2 && cli_profile_model(ctx, models[m], &o, &r->truth)) goto err;
     }
     /* predictions */
     for (int m = 0; m < n_models; m++) {
@@ -280,11 +309,16 @@ int cmd_profile_validate(int argc, char **argv) {
     json_object_set_new(report, "threads", json_integer(threads));
     json_object_set_new(report, "device_threads", json_integer(dev_threads));
     json_object_set_new(report, "regression", json_string(reg_path ? reg_path : "leave-one-model-out"));
+    char how[64];
+    if (sequential) snprintf(how, sizeof how, "sequential");
+    else snprintf(how, sizeof how, "interleaved, %d rounds", o.rounds > 0 ? o.rounds : CLI_PROF_ROUNDS);
+    json_object_set_new(report, "measurement", json_string(how));
     json_t *arr = json_array();
     if (!json) {
-        printf("device %s (%s)%s%s, %d thread%s, %s; regression: %s\n", dev.name, dev_path,
-               emu ? ", emulated: " : "", emu ? emu : "", threads, threads > 1 ? "s" : "",
-               cost_dtype_name(o.dtype), reg_path ? reg_path : "leave-one-model-out");
+        printf("device %s (%s)%s%s, %d thread%s, %s; regression: %s; reference and truth: %s\n",
+               dev.name, dev_path, emu ? ", emulated: " : "", emu ? emu : "", threads,
+               threads > 1 ? "s" : "", cost_dtype_name(o.dtype), reg_path ? reg_path : "leave-one-model-out",
+               how);
         printf("%-22s %10s | %-24s | %-24s | %-24s\n", "", "measured", "profile lookup",
                "roofline", "regression");
         printf("%-22s %10s | %9s %6s %7s | %9s %6s %7s | %9s %6s %7s\n", "model", "ms", "ms", "err",

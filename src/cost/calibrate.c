@@ -5,7 +5,8 @@
  * step over a time budget counts. Peaks are the best GOP/s of large convs
  * and GEMMs on one core, efficiencies the throughput of representative
  * layers of each op class over that peak, bandwidth a STREAM-style triad /
- * copy on all threads, overhead the time per node of a chain of tiny nodes.
+ * copy, overhead the time per node of a chain of tiny nodes; all on one
+ * thread, then (threads > 1) again on all threads for the thread scaling.
  * Method and caveats: docs/devices.md. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -594,6 +595,9 @@ static cleave_status run_all(cal *c, int threads, cost_device *d) {
     CV_TRY(bench_conv(c, 64, 64, hw56, 3, 1, 1, 1));
     CV_TRY(bench_conv(c, 128, 128, hw28, 3, 1, 1, 1));
     CV_TRY(bench_conv(c, 256, 256, hw14, 3, 1, 1, 1));
+    /* resnet's last stage: 16 tiles of 2x2 per channel pair, Winograd's
+     * transformed weights stream from memory (its gain is smallest there) */
+    CV_TRY(bench_conv(c, q ? 256 : 512, q ? 256 : 512, 7, 3, 1, 1, 1));
     CV_TRY(bench_conv(c, 64, 256, hw56, 1, 1, 1, 0));
     CV_TRY(bench_conv(c, 256, 64, hw56, 1, 1, 1, 0));
     CV_TRY(bench_conv(c, 128, 256, hw28, 3, 2, 1, 0));
@@ -647,7 +651,32 @@ static cleave_status run_all(cal *c, int threads, cost_device *d) {
             }
         }
     d->op_overhead_us = c->overhead_ns * 1e-3;
+    d->winograd = fast_winograd_enabled() && c->ns[COST_DT_FP32][COST_OP_WCONV] > 0;
     return CLEAVE_OK;
+}
+
+/* Thread scaling from the two passes: per (dtype, class) the speedup S of
+ * the representative layers on `threads` threads over one, as the share
+ * (S - 1) / (threads - 1) of linear; bandwidth on all threads; the extra
+ * fixed cost per node. d holds pass 1 (one thread). */
+static void parallel_from(const cal *one, const cal *all, int threads, const cost_device *d_all,
+                          cost_device *d) {
+    d->has_parallel = 1;
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int k = 0; k < COST_OP_N; k++) {
+            int tt = one->ns[t][k] > 0 && all->ns[t][k] > 0 ? t : COST_DT_FP32;
+            double pe = 1.0;
+            if (one->ns[tt][k] > 0 && all->ns[tt][k] > 0 && one->ops[tt][k] > 0) {
+                double s = (all->ops[tt][k] / all->ns[tt][k]) / (one->ops[tt][k] / one->ns[tt][k]);
+                pe = (s - 1.0) / (threads - 1);
+            }
+            d->par_eff[t][k] = pe < 0 ? 0 : pe > 1 ? 1 : pe;
+        }
+    double bw1 = d->mem_bw_gbs;
+    d->mem_bw_gbs = d_all->mem_bw_gbs > bw1 ? d_all->mem_bw_gbs : bw1;
+    d->mem_bw_1core_gbs = bw1;
+    double extra = all->overhead_ns - one->overhead_ns;
+    d->par_overhead_us = extra > 0 ? extra * 1e-3 : 0;
 }
 
 cleave_status cost_device_calibrate_budget(cleave_ctx *ctx, int threads, int progress, double seconds,
@@ -667,16 +696,36 @@ cleave_status cost_device_calibrate_budget(cleave_ctx *ctx, int threads, int pro
     c.bench_ms = seconds * 1000.0 / 45.0;
     double t0 = cv_now_ms();
     if (progress)
-        fprintf(stderr, "calibrate: %d thread(s) for bandwidth, 1 for per-core figures, budget %.1f s%s\n",
-                threads, seconds, c.quick ? " (quick: small shapes)" : "");
+        fprintf(stderr, "calibrate: 1 thread for per-core figures%s%.0d%s, budget %.1f s%s\n",
+                threads > 1 ? ", then " : "", threads > 1 ? threads : 0, threads > 1 ? " for thread scaling" : "",
+                seconds, c.quick ? " (quick: small shapes)" : "");
     snprintf(d->name, sizeof d->name, "this-machine");
     snprintf(d->kind, sizeof d->kind, "host");
     d->cores = threads;
     machine_facts(d);
-    /* per-core figures on one thread; the context's setting comes back after */
+    /* per-core figures on one thread; then, for threads > 1, the same
+     * benchmarks on all threads give each class's scaling (the two passes
+     * share the budget); the context's setting comes back after */
     int saved = ctx->threads;
     ctx->threads = 1;
-    cleave_status st = run_all(&c, threads, d);
+    if (threads > 1) c.bench_ms *= 0.5;
+    cleave_status st = run_all(&c, 1, d);
+    if (!st && threads > 1) {
+        cal c2;
+        memset(&c2, 0, sizeof c2);
+        c2.ctx = ctx;
+        c2.progress = progress;
+        c2.quick = c.quick;
+        c2.seed = 20240601u;
+        c2.bench_ms = c.bench_ms;
+        cost_device d2;
+        memset(&d2, 0, sizeof d2);
+        d2.cores = threads;
+        if (progress) fprintf(stderr, "calibrate: the same on %d threads (thread scaling)\n", threads);
+        ctx->threads = threads;
+        st = run_all(&c2, threads, &d2);
+        if (!st) parallel_from(&c, &c2, threads, &d2, d);
+    }
     ctx->threads = saved;
     if (st) return st;
     snprintf(d->sources, sizeof d->sources,

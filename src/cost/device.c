@@ -72,6 +72,19 @@ cleave_status cost_device_validate(cleave_ctx *ctx, const char *where, const cos
     if (!isfinite(d->op_overhead_us) || d->op_overhead_us < 0 || d->op_overhead_us > DEV_MAX_OVERHEAD)
         return cv_fail(ctx, CLEAVE_E_INVALID, "%s: op_overhead_us: %g is outside 0..%g", w,
                        d->op_overhead_us, DEV_MAX_OVERHEAD);
+    if (!d->has_parallel) return CLEAVE_OK;
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int c = 0; c < COST_OP_N; c++)
+            if (!isfinite(d->par_eff[t][c]) || d->par_eff[t][c] < 0 || d->par_eff[t][c] > 1)
+                return cv_fail(ctx, CLEAVE_E_INVALID, "%s: parallel.efficiency.%s.%s: %g is outside 0..1 (the "
+                               "speedup each extra core adds)", w, cost_dtype_name((cost_dtype)t),
+                               cost_op_class_name((cost_op_class)c), d->par_eff[t][c]);
+    if (!isfinite(d->mem_bw_1core_gbs) || d->mem_bw_1core_gbs < 0 || d->mem_bw_1core_gbs > d->mem_bw_gbs)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "%s: parallel.mem_bw_1core_gbs: %g is outside 0..mem_bw_gbs (%g; "
+                       "0 = unknown)", w, d->mem_bw_1core_gbs, d->mem_bw_gbs);
+    if (!isfinite(d->par_overhead_us) || d->par_overhead_us < 0 || d->par_overhead_us > DEV_MAX_OVERHEAD)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "%s: parallel.overhead_us: %g is outside 0..%g", w,
+                       d->par_overhead_us, DEV_MAX_OVERHEAD);
     return CLEAVE_OK;
 }
 
@@ -163,6 +176,39 @@ static cleave_status rd_eff(rd *r, json_t *eff, cost_dtype t, cost_device *d) {
     /* no figure for Winograd-eligible convs: a device without Winograd
      * runs them as any other conv */
     if (!has_wconv) d->efficiency[t][COST_OP_WCONV] = d->efficiency[t][COST_OP_CONV];
+    if (t == COST_DT_FP32) d->winograd = has_wconv;
+    return CLEAVE_OK;
+}
+
+/* parallel: {mem_bw_1core_gbs, overhead_us, efficiency: {fp32: {class:
+ * 0..1}, int8: {...}}}, all optional inside; absent: linear scaling. */
+static cleave_status rd_parallel(rd *r, json_t *root, cost_device *d) {
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int c = 0; c < COST_OP_N; c++) d->par_eff[t][c] = 1.0;
+    json_t *p = json_object_get(root, "parallel");
+    d->has_parallel = p != NULL;
+    if (!p) return CLEAVE_OK;
+    if (!json_is_object(p))
+        return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: parallel: expected an object", r->file);
+    CV_TRY(rd_num(r, p, "mem_bw_1core_gbs", "parallel.mem_bw_1core_gbs", 0, &d->mem_bw_1core_gbs, NULL));
+    CV_TRY(rd_num(r, p, "overhead_us", "parallel.overhead_us", 0, &d->par_overhead_us, NULL));
+    json_t *eff = json_object_get(p, "efficiency");
+    if (!eff) return CLEAVE_OK;
+    if (!json_is_object(eff))
+        return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: parallel.efficiency: expected an object {fp32, int8}",
+                       r->file);
+    for (int t = 0; t < COST_DT_N; t++) {
+        const char *tn = cost_dtype_name((cost_dtype)t);
+        json_t *o = json_object_get(eff, tn);
+        if (!o) continue;
+        if (!json_is_object(o))
+            return cv_fail(r->ctx, CLEAVE_E_INVALID, "%s: parallel.efficiency.%s: expected an object", r->file, tn);
+        for (int c = 0; c < COST_OP_N; c++) {
+            char label[80];
+            snprintf(label, sizeof label, "parallel.efficiency.%s.%s", tn, cost_op_class_name((cost_op_class)c));
+            CV_TRY(rd_num(r, o, cost_op_class_name((cost_op_class)c), label, 0, &d->par_eff[t][c], NULL));
+        }
+    }
     return CLEAVE_OK;
 }
 
@@ -247,6 +293,7 @@ static cleave_status rd_device(rd *r, json_t *root, cost_device *d) {
                        r->file);
     }
     CV_TRY(rd_num(r, root, "op_overhead_us", "op_overhead_us", 1, &d->op_overhead_us, NULL));
+    CV_TRY(rd_parallel(r, root, d));
     CV_TRY(rd_sources(r, root, d));
     return cost_device_validate(r->ctx, r->file, d);
 }
@@ -297,7 +344,8 @@ static json_t *device_json(const cost_device *d) {
         ok = put(pk, cost_dtype_name((cost_dtype)t), json_real(round6(d->peak_gops[t])));
         json_t *e = json_object();
         for (int c = 0; c < COST_OP_N && ok && e; c++)
-            ok = put(e, cost_op_class_name((cost_op_class)c), json_real(round6(d->efficiency[t][c])));
+            if (c != COST_OP_WCONV || (t == COST_DT_FP32 && d->winograd))
+                ok = put(e, cost_op_class_name((cost_op_class)c), json_real(round6(d->efficiency[t][c])));
         ok = ok && put(eff, cost_dtype_name((cost_dtype)t), e);
     }
     ok = ok && put(o, "peak_gops", pk);
@@ -311,6 +359,25 @@ static json_t *device_json(const cost_device *d) {
     else if (ok)
         ok = put(o, "mem_bytes", json_real(round6(d->mem_bytes)));
     ok = ok && put(o, "op_overhead_us", json_real(round6(d->op_overhead_us)));
+    if (ok && d->has_parallel) {
+        /* put() hands its value over (jansson frees it on failure too) */
+        json_t *par = json_object(), *pe = json_object();
+        ok = par && pe;
+        if (ok && d->mem_bw_1core_gbs > 0) ok = put(par, "mem_bw_1core_gbs", json_real(round6(d->mem_bw_1core_gbs)));
+        ok = ok && put(par, "overhead_us", json_real(round6(d->par_overhead_us)));
+        for (int t = 0; t < COST_DT_N && ok; t++) {
+            json_t *e = json_object();
+            ok = e != NULL;
+            for (int c = 0; c < COST_OP_N && ok; c++)
+                ok = put(e, cost_op_class_name((cost_op_class)c), json_real(round6(d->par_eff[t][c])));
+            if (ok) ok = put(pe, cost_dtype_name((cost_dtype)t), e);
+            else json_decref(e);
+        }
+        if (ok) ok = put(par, "efficiency", pe);
+        else json_decref(pe);
+        if (ok) ok = put(o, "parallel", par);
+        else json_decref(par);
+    }
     json_t *src = json_array();
     ok = ok && src && !json_array_append_new(src, json_string(d->sources));
     ok = ok && put(o, "sources", src);

@@ -24,6 +24,17 @@ typedef struct cost_device {
     double mem_bw_gbs;      /* sustained memory bandwidth, GB/s (all cores) */
     double mem_bytes;       /* memory available to the model (weights + activations) */
     double op_overhead_us;  /* fixed cost per executed node */
+    int winograd;           /* runs fp32 3x3 convs by a fast algorithm: the file
+                             * lists efficiency.fp32.wconv (else wconv = conv) */
+    /* Thread scaling (optional "parallel" object; without it every class
+     * scales linearly in cores at mem_bw_gbs and no extra cost):
+     * speedup(T) = 1 + (T - 1) x par_eff[dtype][class] for T <= cores;
+     * memory bandwidth and per-node cost interpolate linearly in T between
+     * one core and all cores. */
+    int has_parallel;
+    double par_eff[COST_DT_N][COST_OP_N]; /* 0..1 per extra core (1 = linear) */
+    double mem_bw_1core_gbs;              /* one core's bandwidth (0 = mem_bw_gbs) */
+    double par_overhead_us;               /* extra fixed cost per node on all cores */
     char sources[1024];     /* where the figures come from (free text) */
     char calibrated[128];   /* "" or how/when measured ("cleave 0.x micro-benchmarks, <date>") */
 } cost_device;
@@ -40,8 +51,15 @@ double cost_device_default_efficiency(cost_op_class c);
 int cost_parse_bytes(const char *s, double *out);
 
 /* Achieved throughput in GOP/s of class c at dtype t with `threads` threads
- * (peak x efficiency x min(threads, cores); threads <= 0 means all cores). */
+ * (peak x efficiency x cost_device_speedup; threads <= 0 means all cores). */
 double cost_device_gops(const cost_device *d, cost_dtype t, cost_op_class c, int threads);
+
+/* Speedup of class c at dtype t on `threads` threads over one core
+ * (1 + (T - 1) x par_eff; T on linearly without a "parallel" object). */
+double cost_device_speedup(const cost_device *d, cost_dtype t, cost_op_class c, int threads);
+/* Memory bandwidth (GB/s) and fixed per-node cost (us) on `threads` threads. */
+double cost_device_bw_gbs(const cost_device *d, int threads);
+double cost_device_overhead_us(const cost_device *d, int threads);
 
 /* Roofline time of one node in ms: max(arithmetic / achieved throughput,
  * bytes moved / bandwidth) + per-node overhead. Arithmetic = 2 x MACs when

@@ -402,6 +402,40 @@ fail:
     return st;
 }
 
+cleave_status cost_emu_set_quota(cleave_ctx *ctx, cost_emu *e, int period_us, int quota_us) {
+    if (period_us < COST_EMU_MIN_PERIOD_US || period_us > COST_EMU_MAX_PERIOD_US ||
+        quota_us < COST_EMU_MIN_QUOTA_US || quota_us > period_us)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "emulate: quota %d / period %d us out of range", quota_us,
+                       period_us);
+    if (!e->dir[0]) return cv_fail(ctx, CLEAVE_E_INVALID, "emulate: no cgroup to set a quota in");
+    char f[800], v[64];
+    int err = 0;
+    if (e->kind == COST_CGROUP_V1) {
+        /* the quota must stay valid against the period at every step */
+        snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", e->dir);
+        snprintf(v, sizeof v, "%d", quota_us < e->quota_us ? quota_us : e->quota_us);
+        err = write_text(f, v);
+        if (!err) {
+            snprintf(f, sizeof f, "%s/cpu.cfs_period_us", e->dir);
+            snprintf(v, sizeof v, "%d", period_us);
+            err = write_text(f, v);
+        }
+        if (!err) {
+            snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", e->dir);
+            snprintf(v, sizeof v, "%d", quota_us);
+            err = write_text(f, v);
+        }
+    } else {
+        snprintf(f, sizeof f, "%s/cpu.max", e->dir);
+        snprintf(v, sizeof v, "%d %d", quota_us, period_us);
+        err = write_text(f, v);
+    }
+    if (err) return cv_fail(ctx, CLEAVE_E_IO, "emulate: cannot write %s = %s (%s)", f, v, strerror(err));
+    e->period_us = period_us;
+    e->quota_us = quota_us;
+    return CLEAVE_OK;
+}
+
 cleave_status cost_emu_destroy(cleave_ctx *ctx, cost_emu *e) {
     cleave_status st = CLEAVE_OK;
     if (e->dir[0]) {

@@ -69,6 +69,10 @@ cleave_status cost_emu_detect(cleave_ctx *ctx, cost_emu *e);
 cleave_status cost_emu_create(cleave_ctx *ctx, double slowdown, int period_us, int cpu, cost_emu *e,
                               int *denied);
 
+/* Change the created cgroup's period and quota (quota in [MIN_QUOTA,
+ * period]); e->period_us / quota_us follow. */
+cleave_status cost_emu_set_quota(cleave_ctx *ctx, cost_emu *e, int period_us, int quota_us);
+
 /* Move any processes left in the cgroup to its parent, then remove it
  * (retries briefly while exiting tasks leave). Safe to call twice. */
 cleave_status cost_emu_destroy(cleave_ctx *ctx, cost_emu *e);

@@ -55,16 +55,32 @@ double cost_profile_whole_ms(const cost_profile *p) {
     return p->emulation[0] ? p->whole.mean_ms : p->whole.median_ms;
 }
 
+static double sum_min(const cost_profile *p) {
+    double s = 0;
+    for (int i = 0; i < p->n; i++) s += p->nodes[i].t.min_ms;
+    return s;
+}
+
 double cost_profile_node_ms(const cost_profile *p, int i) {
+    double whole = cost_profile_whole_ms(p);
+    if (p->emulation[0]) {
+        /* Under a CPU quota a node's own runs are either unthrottled or hit
+         * a whole stall (docs/emulation.md), so its mean over a few runs is
+         * mostly noise. Stalls fall on the nodes in proportion to the CPU
+         * time they use: a node's expected latency is its share of the
+         * unthrottled time (its fastest run, which missed the stalls) times
+         * the whole-model mean, which spans many periods. */
+        double sm = sum_min(p);
+        if (sm > 0 && whole > 0) return p->nodes[i].t.min_ms * whole / sm;
+        return p->nodes[i].t.mean_ms;
+    }
     /* Per-node timers miss the executor's gaps between nodes (a few per
      * cent of a small model); each node gets its share of them, so the
      * nodes add up to the whole-model figure measured without timers. */
-    int emu = p->emulation[0] != 0;
-    double sum = emu ? cost_profile_sum_mean(p) : cost_profile_sum_median(p);
-    double whole = cost_profile_whole_ms(p);
+    double sum = cost_profile_sum_median(p);
     double scale = sum > 0 && whole > 0 ? whole / sum : 1.0;
     if (scale < 0.5 || scale > 2.0) scale = 1.0; /* implausible: keep raw */
-    return (emu ? p->nodes[i].t.mean_ms : p->nodes[i].t.median_ms) * scale;
+    return p->nodes[i].t.median_ms * scale;
 }
 
 double cost_profile_slowdown(const cost_profile *p) {
@@ -74,11 +90,7 @@ double cost_profile_slowdown(const cost_profile *p) {
     return 0;
 }
 
-double cost_profile_node_fit_ms(const cost_profile *p, int i) {
-    double s = cost_profile_slowdown(p);
-    if (p->emulation[0] && s > 0) return p->nodes[i].t.median_ms * s;
-    return cost_profile_node_ms(p, i);
-}
+double cost_profile_node_fit_ms(const cost_profile *p, int i) { return cost_profile_node_ms(p, i); }
 
 int cost_profile_find(const cost_profile *p, const char *name) {
     for (int i = 0; i < p->n; i++)
@@ -99,70 +111,18 @@ static void shapes_str(const cv_tensor *in, int n_in, const ir_graph *g, char *o
     }
 }
 
-cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
-                                   int n_in, int warmup, int repeat, double min_block_ms,
-                                   double gap_ms, cost_progress_fn progress, void *user,
-                                   cost_profile *out) {
-    memset(out, 0, sizeof *out);
-    if (repeat < 1) return cv_fail(ctx, CLEAVE_E_INVALID, "profile: repeat must be >= 1");
-    if (!(gap_ms >= 0 && gap_ms <= 10000))
-        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: gap %g ms out of 0..10000", gap_ms);
-    if (gap_ms > 0 && min_block_ms > 0)
-        return cv_fail(ctx, CLEAVE_E_INVALID,
-                       "profile: a gap between runs and blocks of runs under a CPU quota exclude each other");
-    cleave_status st = CLEAVE_OK;
-    rt_plan *plain = NULL, *timed = NULL;
-    double *whole = NULL, *node_ms = NULL;
+/* Fill out from the samples of one profile (whole[repeat], node_ms[ns][repeat]). */
+static cleave_status profile_fill(cleave_ctx *ctx, const ir_graph *g, const rt_plan *timed,
+                                  const cv_tensor *in, int n_in, double *whole, double *node_ms,
+                                  int repeat, int warmup, double gap_ms, cost_profile *out) {
     cost_features *fs = NULL;
-    int ns = 0;
-    rt_options o_plain = {0}, o_timed = {.profile = 1};
-    if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_plain, &plain))) goto out;
-    if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_timed, &timed))) goto out;
-    ns = rt_plan_n_steps(timed);
-    if (min_block_ms > 0) {
-        /* estimate a run's time from warm-up runs (at least ~50 ms of them) */
-        int runs = 0;
-        double t0 = cv_now_ms(), el = 0;
-        while (runs < (warmup > 1 ? warmup : 1) || (el < 50 && runs < 10000)) {
-            if ((st = rt_plan_run(plain, in))) goto out;
-            runs++;
-            el = cv_now_ms() - t0;
-        }
-        double want = min_block_ms / (el / runs);
-        if (want > repeat) repeat = want > 20000 ? 20000 : (int)want;
-        warmup = 0; /* done */
-    }
-    whole = cv_malloc(sizeof(double) * (size_t)repeat);
-    node_ms = cv_malloc(sizeof(double) * (size_t)repeat * (size_t)(ns > 0 ? ns : 1));
-    if (!whole || !node_ms) {
-        st = cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
-        goto out;
-    }
-    int total = 2 * (warmup + repeat), done = 0;
-    /* block 1: whole-model runs */
-    for (int r = 0; r < warmup + repeat; r++) {
-        cv_sleep_ms(gap_ms);
-        double t0 = cv_now_ms();
-        if ((st = rt_plan_run(plain, in))) goto out;
-        if (r >= warmup) whole[r - warmup] = cv_now_ms() - t0;
-        if (progress) progress(user, ++done, total);
-    }
-    /* block 2: per-node runs */
-    for (int r = 0; r < warmup + repeat; r++) {
-        cv_sleep_ms(gap_ms);
-        rt_plan_reset_profile(timed);
-        if ((st = rt_plan_run(timed, in))) goto out;
-        if (r >= warmup)
-            for (int s = 0; s < ns; s++)
-                node_ms[(size_t)s * repeat + (r - warmup)] = (double)rt_plan_step_ns(timed, s) / 1e6;
-        if (progress) progress(user, ++done, total);
-    }
     int nf = 0;
-    if ((st = cost_features_from_plan(ctx, g, timed, &fs, &nf))) goto out;
+    cleave_status st = cost_features_from_plan(ctx, g, timed, &fs, &nf);
+    if (st) return st;
     out->nodes = cv_calloc(nf > 0 ? (size_t)nf : 1, sizeof *out->nodes);
     if (!out->nodes) {
-        st = cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
-        goto out;
+        cv_free(fs);
+        return cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
     }
     out->n = nf;
     for (int s = 0; s < nf; s++) {
@@ -171,11 +131,12 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
         pn->f.name = cv_strdup(fs[s].name ? fs[s].name : "");
         pn->f.op_type = cv_strdup(fs[s].op_type);
         if (!pn->f.name || !pn->f.op_type) {
-            st = cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
-            goto out;
+            cv_free(fs);
+            return cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
         }
         cost_stat_of(node_ms + (size_t)s * repeat, repeat, &pn->t);
     }
+    cv_free(fs);
     cost_stat_of(whole, repeat, &out->whole);
     out->threads = ctx->threads > 0 ? ctx->threads : 1;
     out->warmup = warmup;
@@ -185,13 +146,123 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
     for (int s = 0; s < nf; s++)
         if (out->nodes[s].f.dtype == COST_DT_INT8 && out->nodes[s].f.macs > 0) out->dtype = COST_DT_INT8;
     shapes_str(in, n_in, g, out->input_shapes, sizeof out->input_shapes);
+    return CLEAVE_OK;
+}
+
+cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
+                                   int n_in, int warmup, int repeat, double min_block_ms,
+                                   double gap_ms, cost_progress_fn progress, void *user,
+                                   cost_profile *out) {
+    return cost_profile_measure_n(ctx, g, in, n_in, 1, 1, warmup, repeat, min_block_ms, gap_ms,
+                                  progress, user, out);
+}
+
+cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
+                                     int n_in, int n_prof, int rounds, int warmup, int repeat,
+                                     double min_block_ms, double gap_ms, cost_progress_fn progress,
+                                     void *user, cost_profile *out) {
+    if (n_prof < 1 || n_prof > COST_PROFILE_MAX_N)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: %d profiles at once (1..%d)", n_prof,
+                       COST_PROFILE_MAX_N);
+    memset(out, 0, sizeof *out * (size_t)n_prof);
+    if (repeat < 1) return cv_fail(ctx, CLEAVE_E_INVALID, "profile: repeat must be >= 1");
+    if (rounds < 1 || rounds > 1000)
+        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: %d rounds out of 1..1000", rounds);
+    if (!(gap_ms >= 0 && gap_ms <= 10000))
+        return cv_fail(ctx, CLEAVE_E_INVALID, "profile: gap %g ms out of 0..10000", gap_ms);
+    if (gap_ms > 0 && min_block_ms > 0)
+        return cv_fail(ctx, CLEAVE_E_INVALID,
+                       "profile: a gap between runs and blocks of runs under a CPU quota exclude each other");
+    cleave_status st = CLEAVE_OK;
+    rt_plan *plain[COST_PROFILE_MAX_N] = {0}, *timed[COST_PROFILE_MAX_N] = {0};
+    double *whole = NULL, *node_ms = NULL;
+    int ns = 0;
+    rt_options o_plain = {0}, o_timed = {.profile = 1};
+    for (int k = 0; k < n_prof; k++) {
+        if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_plain, &plain[k]))) goto out;
+        if ((st = rt_plan_create(ctx, g, NULL, 0, NULL, 0, in, &o_timed, &timed[k]))) goto out;
+    }
+    ns = rt_plan_n_steps(timed[0]);
+    for (int k = 1; k < n_prof; k++)
+        if (rt_plan_n_steps(timed[k]) != ns) {
+            st = cv_fail(ctx, CLEAVE_E_INTERNAL, "profile: two compilations of one graph differ in steps");
+            goto out;
+        }
+    if (min_block_ms > 0) {
+        /* estimate a run's time from warm-up runs (at least ~50 ms of them) */
+        int runs = 0;
+        double t0 = cv_now_ms(), el = 0;
+        while (runs < (warmup > 1 ? warmup : 1) || (el < 50 && runs < 10000)) {
+            if ((st = rt_plan_run(plain[0], in))) goto out;
+            runs++;
+            el = cv_now_ms() - t0;
+        }
+        double want = min_block_ms / (el / runs);
+        if (want > repeat) repeat = want > 20000 ? 20000 : (int)want;
+        warmup = 0; /* done */
+    }
+    if (rounds > repeat) rounds = repeat;
+    size_t per = (size_t)repeat * (size_t)n_prof;
+    whole = cv_malloc(sizeof(double) * per);
+    node_ms = cv_malloc(sizeof(double) * per * (size_t)(ns > 0 ? ns : 1));
+    if (!whole || !node_ms) {
+        st = cv_fail(ctx, CLEAVE_E_NOMEM, "profile: out of memory");
+        goto out;
+    }
+    /* Rounds: each profile's whole-model block, then each one's per-node
+     * block. A plan's first block starts with the warm-up runs, a later one
+     * with one untimed run (another plan's weights were in the caches). */
+    int untimed_later = rounds > 1 ? 1 : 0;
+    int total = 2 * n_prof * (warmup + repeat + (rounds - 1) * untimed_later), done = 0;
+    for (int rd = 0; rd < rounds; rd++) {
+        int r0 = (int)((long long)repeat * rd / rounds), r1 = (int)((long long)repeat * (rd + 1) / rounds);
+        int untimed = rd == 0 ? warmup : untimed_later;
+        for (int k = 0; k < n_prof; k++) {
+            double *wk = whole + (size_t)k * repeat;
+            for (int u = 0; u < untimed; u++) {
+                cv_sleep_ms(gap_ms);
+                if ((st = rt_plan_run(plain[k], in))) goto out;
+                if (progress) progress(user, ++done, total);
+            }
+            for (int r = r0; r < r1; r++) {
+                cv_sleep_ms(gap_ms);
+                double t0 = cv_now_ms();
+                if ((st = rt_plan_run(plain[k], in))) goto out;
+                wk[r] = cv_now_ms() - t0;
+                if (progress) progress(user, ++done, total);
+            }
+        }
+        for (int k = 0; k < n_prof; k++) {
+            double *nk = node_ms + (size_t)k * repeat * (size_t)ns;
+            for (int u = 0; u < untimed; u++) {
+                cv_sleep_ms(gap_ms);
+                if ((st = rt_plan_run(timed[k], in))) goto out;
+                if (progress) progress(user, ++done, total);
+            }
+            for (int r = r0; r < r1; r++) {
+                cv_sleep_ms(gap_ms);
+                rt_plan_reset_profile(timed[k]);
+                if ((st = rt_plan_run(timed[k], in))) goto out;
+                for (int s = 0; s < ns; s++)
+                    nk[(size_t)s * repeat + r] = (double)rt_plan_step_ns(timed[k], s) / 1e6;
+                if (progress) progress(user, ++done, total);
+            }
+        }
+    }
+    for (int k = 0; k < n_prof && !st; k++)
+        st = profile_fill(ctx, g, timed[k], in, n_in, whole + (size_t)k * repeat,
+                          node_ms + (size_t)k * repeat * (size_t)ns, repeat, warmup, gap_ms, &out[k]);
+    if (!st)
+        for (int k = 0; k < n_prof; k++) out[k].rounds = rounds;
 out:
-    if (st) cost_profile_free(out);
-    cv_free(fs);
+    if (st)
+        for (int k = 0; k < n_prof; k++) cost_profile_free(&out[k]);
     cv_free(whole);
     cv_free(node_ms);
-    rt_plan_destroy(plain);
-    rt_plan_destroy(timed);
+    for (int k = 0; k < n_prof; k++) {
+        rt_plan_destroy(plain[k]);
+        rt_plan_destroy(timed[k]);
+    }
     return st;
 }
 
@@ -221,6 +292,7 @@ cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_pr
     json_object_set_new(root, "threads", json_integer(p->threads));
     json_object_set_new(root, "warmup", json_integer(p->warmup));
     json_object_set_new(root, "repeat", json_integer(p->repeat));
+    if (p->rounds > 1) json_object_set_new(root, "rounds", json_integer(p->rounds));
     if (p->gap_ms > 0) json_object_set_new(root, "gap_ms", json_real(p->gap_ms));
     if (p->request_ms > 0) json_object_set_new(root, "request_ms", num(p->request_ms));
     json_object_set_new(root, "inputs", json_string(p->input_shapes));
@@ -345,6 +417,12 @@ cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *e
     p->warmup = json_is_integer(x) ? (int)json_integer_value(x) : 0;
     x = json_object_get(root, "repeat");
     p->repeat = json_is_integer(x) ? (int)json_integer_value(x) : 0;
+    x = json_object_get(root, "rounds");
+    p->rounds = json_is_integer(x) ? (int)json_integer_value(x) : 1;
+    if (p->rounds < 1 || p->rounds > 1000) {
+        st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: rounds: must be an integer in 1..1000", path);
+        goto out;
+    }
     x = json_object_get(root, "gap_ms");
     p->gap_ms = json_is_number(x) ? json_number_value(x) : 0;
     x = json_object_get(root, "request_ms");

@@ -25,6 +25,8 @@ typedef struct cost_profile {
     char emulation[160];/* "" or the emulated device and slowdown (CLEAVE_EMULATION) */
     cost_dtype dtype;
     int threads, warmup, repeat;
+    int rounds;         /* timed runs were taken in this many rounds, interleaved
+                         * with other profiles' (cost_profile_measure_n); 1 = one block */
     double gap_ms;      /* idle time before each run (0 = back to back) */
     double request_ms;  /* median CPU ms of one request's KServe v2 codec right
                          * after a run (encode the input as 8-bit codes, parse
@@ -51,6 +53,23 @@ cleave_status cost_profile_measure(cleave_ctx *ctx, const ir_graph *g, const cv_
                                    double gap_ms, cost_progress_fn progress, void *user,
                                    cost_profile *out);
 
+/* Up to this many profiles of one graph measured together. */
+#define COST_PROFILE_MAX_N 4
+
+/* n_prof independent profiles of the same graph (each compiles its own two
+ * plans), measured interleaved so that a machine whose speed drifts over
+ * seconds or minutes (a shared VM) gives them the same conditions: the
+ * `repeat` timed runs of each are split into `rounds` rounds, and a round
+ * runs every profile's whole-model block, then every one's per-node block.
+ * The first block of each plan starts with `warmup` untimed runs, later
+ * ones (rounds > 1) with one. min_block_ms and gap_ms as in
+ * cost_profile_measure (whose blocks are n_prof = rounds = 1). Fills
+ * out[0..n_prof-1]. */
+cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const cv_tensor *in,
+                                     int n_in, int n_prof, int rounds, int warmup, int repeat,
+                                     double min_block_ms, double gap_ms, cost_progress_fn progress,
+                                     void *user, cost_profile *out);
+
 cleave_status cost_profile_save(cleave_ctx *ctx, const char *path, const cost_profile *p);
 /* Load and validate; expect_sha256 (may be NULL) must match the profile's
  * model hash, else an error naming both files. */
@@ -60,17 +79,19 @@ void cost_profile_free(cost_profile *p);
 
 /* The figure a profile stands for: the median, or the mean when it was
  * measured under emulation (a CPU quota slows the average of many short
- * runs, not each run). Node figures are scaled so that they add up to the
- * whole model's (the timers miss the gaps between nodes). */
+ * runs, not each run). Node figures add up to the whole model's: the
+ * median scaled for the gaps between nodes the timers miss, or under
+ * emulation the node's share of the fastest runs (min, which missed the
+ * quota's stalls) times the whole-model mean. */
 double cost_profile_whole_ms(const cost_profile *p);
 double cost_profile_node_ms(const cost_profile *p, int i);
 
 /* The emulation's slowdown from the profile's emulation tag ("rpi4
  * slowdown 10.6x"); 0 when not emulated or not stated. */
 double cost_profile_slowdown(const cost_profile *p);
-/* A low-noise per-node figure for fitting: the median, times the slowdown
- * under emulation (single short runs are not slowed by a CPU quota, and
- * per-node means over few quota periods are noisy). */
+/* The per-node figure regressions are fitted on: cost_profile_node_ms.
+ * (It was the median times the slowdown under emulation, which counted the
+ * stalls twice for nodes longer than a quota.) */
 double cost_profile_node_fit_ms(const cost_profile *p, int i);
 
 /* Sums of the node medians and means. */

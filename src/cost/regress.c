@@ -121,20 +121,18 @@ int cost_regress_regressors(const cost_features *f, const cost_device *dev, int 
     int cores = dev->cores;
     if (cores < 1) return -1;
     int th = threads <= 0 || threads > cores ? cores : threads;
-    /* achieved GOP/s computed here from the struct (same formula as
-     * cost_device_gops) so the regression does not depend on roofline.c */
-    double gops = dev->peak_gops[f->dtype] * dev->efficiency[f->dtype][f->cls] * th;
-    if (!(isfinite(gops) && gops > 0) || !(isfinite(dev->mem_bw_gbs) && dev->mem_bw_gbs > 0) ||
-        !finite_nonneg(dev->op_overhead_us))
-        return -1;
+    /* the device's terms on th threads, as the roofline takes them */
+    double gops = cost_device_gops(dev, f->dtype, f->cls, th), bw = cost_device_bw_gbs(dev, th),
+           ov_us = cost_device_overhead_us(dev, th);
+    if (!(isfinite(gops) && gops > 0) || !(isfinite(bw) && bw > 0) || !finite_nonneg(ov_us)) return -1;
     double ops = f->macs > 0 ? 2.0 * f->macs : f->flops;
     int view = is_op(f->op_type, view_ops);
     if (view) ops = 0;
-    double ov = dev->op_overhead_us / 1000.0;
+    double ov = ov_us / 1000.0;
     double comp = ops / (gops * 1e6);                                          /* ms */
     /* a view (Reshape, Flatten, ...) moves no bytes: only the fixed cost */
     double mem = view ? 0.0
-                      : (f->in_bytes + f->out_bytes + f->param_bytes) / (dev->mem_bw_gbs * 1e6);
+                      : (f->in_bytes + f->out_bytes + f->param_bytes) / (bw * 1e6);
     x[COST_REG_OVERHEAD] = ov;
     x[COST_REG_COMPUTE] = comp;
     x[COST_REG_MEMORY] = mem;
@@ -149,7 +147,7 @@ int cost_regress_regressors(const cost_features *f, const cost_device *dev, int 
     if (is_op(f->op_type, transc_ops)) x[COST_REG_COMPUTE_TRANSC] = comp;
     /* the part of the arithmetic that threads did not shorten: small
      * nodes do not scale with threads */
-    x[COST_REG_COMPUTE_SERIAL] = comp * (th - 1);
+    x[COST_REG_COMPUTE_SERIAL] = comp * (cost_device_speedup(dev, f->dtype, f->cls, th) - 1.0);
     return 0;
 }
 

@@ -14,8 +14,9 @@
  *    than a 3x3 over 56x56; Winograd / FFT kernels do fewer multiplies than
  *    2 x MACs); the per-class efficiency is an average, the regression
  *    predictor models the rest;
- *  - thread scaling beyond linear-in-cores, frequency boost and thermal
- *    throttling, and bandwidth shared with other processes;
+ *  - thread scaling beyond one calibrated factor per class (a small node
+ *    scales worse than the class's representative layers), frequency boost
+ *    and thermal throttling, and bandwidth shared with other processes;
  *  - layout conversions the executor inserts between nodes (they are in the
  *    measured per-node time, not here). */
 #include <math.h>
@@ -27,9 +28,31 @@ static int used_cores(const cost_device *d, int threads) {
     return threads > 0 && threads < n ? threads : n;
 }
 
+double cost_device_speedup(const cost_device *d, cost_dtype t, cost_op_class c, int threads) {
+    int n = used_cores(d, threads);
+    if (!d->has_parallel || (unsigned)t >= COST_DT_N || (unsigned)c >= COST_OP_N) return n;
+    return 1.0 + (n - 1) * d->par_eff[t][c];
+}
+
+/* share of the way from one core to all cores */
+static double core_frac(const cost_device *d, int threads) {
+    int n = used_cores(d, threads);
+    return d->cores > 1 ? (double)(n - 1) / (d->cores - 1) : 1.0;
+}
+
+double cost_device_bw_gbs(const cost_device *d, int threads) {
+    if (!d->has_parallel || !(d->mem_bw_1core_gbs > 0)) return d->mem_bw_gbs;
+    return d->mem_bw_1core_gbs + (d->mem_bw_gbs - d->mem_bw_1core_gbs) * core_frac(d, threads);
+}
+
+double cost_device_overhead_us(const cost_device *d, int threads) {
+    if (!d->has_parallel || used_cores(d, threads) < 2) return d->op_overhead_us;
+    return d->op_overhead_us + d->par_overhead_us * core_frac(d, threads);
+}
+
 double cost_device_gops(const cost_device *d, cost_dtype t, cost_op_class c, int threads) {
     if ((unsigned)t >= COST_DT_N || (unsigned)c >= COST_OP_N) return 0;
-    return d->peak_gops[t] * d->efficiency[t][c] * used_cores(d, threads);
+    return d->peak_gops[t] * d->efficiency[t][c] * cost_device_speedup(d, t, c, threads);
 }
 
 double cost_roofline_node_ms(const cost_device *d, const cost_features *f, int threads) {
@@ -42,6 +65,7 @@ double cost_roofline_node_ms(const cost_device *d, const cost_features *f, int t
     double gops = cost_device_gops(d, t, c, threads);
     /* GOP/s = ops per ns; GB/s = bytes per ns; ns -> ms */
     double compute_ms = gops > 0 ? ops / gops * 1e-6 : 0;
-    double memory_ms = d->mem_bw_gbs > 0 ? bytes / d->mem_bw_gbs * 1e-6 : 0;
-    return fmax(compute_ms, memory_ms) + d->op_overhead_us * 1e-3;
+    double bw = cost_device_bw_gbs(d, threads);
+    double memory_ms = bw > 0 ? bytes / bw * 1e-6 : 0;
+    return fmax(compute_ms, memory_ms) + cost_device_overhead_us(d, threads) * 1e-3;
 }

@@ -75,6 +75,9 @@ void fast_set_deterministic(int on);
  * eligible, 2 when it times faster (the default), -1 back to the
  * CLEAVE_WINOGRAD variable. Read when a conv is created. */
 void fast_set_winograd(int mode);
+/* 1 when convs created now may run by Winograd (the mode is not 0 and a
+ * fast backend is built in). */
+int fast_winograd_enabled(void);
 
 /* FAST_OK with *state set; FAST_NO when no backend, an unsupported shape,
  * or only a slow (reference) library kernel exists; FAST_NOMEM on OOM.

@@ -89,6 +89,51 @@ static void test_roofline(void) {
     CHECK_NEAR(cost_roofline_node_ms(&d, &z, 1), 0.005, 1e-12, 0);
 }
 
+/* Thread scaling from a "parallel" object, by hand. */
+static void test_parallel(void) {
+    cost_device d = hand_device();
+    cost_features f;
+    memset(&f, 0, sizeof f);
+    f.cls = COST_OP_CONV;
+    f.dtype = COST_DT_FP32;
+    f.macs = 56.0 * 56 * 64 * 64 * 9;
+    f.in_bytes = 802816, f.out_bytes = 802816, f.param_bytes = 147712;
+    /* without the object: linear in cores, as before */
+    CHECK_NEAR(cost_device_speedup(&d, COST_DT_FP32, COST_OP_CONV, 3), 3.0, 0, 0);
+    CHECK_NEAR(cost_device_bw_gbs(&d, 1), 10.0, 0, 0);
+    CHECK_NEAR(cost_device_overhead_us(&d, 4), 5.0, 0, 0);
+    d.has_parallel = 1;
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int c = 0; c < COST_OP_N; c++) d.par_eff[t][c] = 1.0;
+    d.par_eff[COST_DT_FP32][COST_OP_CONV] = 0.5;
+    d.mem_bw_1core_gbs = 4;
+    d.par_overhead_us = 3;
+    /* one thread: unchanged (4.62422016 ms of arithmetic, 5 us) */
+    CHECK_NEAR(cost_roofline_node_ms(&d, &f, 1), 4.62422016 + 0.005, 1e-9, 1e-12);
+    /* 4 threads: speedup 1 + 3 x 0.5 = 2.5 -> 1.849688064 ms; 5 + 3 us */
+    CHECK_NEAR(cost_device_gops(&d, COST_DT_FP32, COST_OP_CONV, 4), 125.0, 1e-12, 0);
+    CHECK_NEAR(cost_roofline_node_ms(&d, &f, 4), 1.849688064 + 0.008, 1e-9, 1e-12);
+    CHECK_NEAR(cost_roofline_node_ms(&d, &f, 0), 1.849688064 + 0.008, 1e-9, 1e-12);
+    /* 2 threads: speedup 1.5 -> 3.08281344 ms; 5 + 3 x 1/3 = 6 us */
+    CHECK_NEAR(cost_roofline_node_ms(&d, &f, 2), 3.08281344 + 0.006, 1e-9, 1e-12);
+    /* the Add of test_roofline (2,408,448 bytes) is memory-bound: one core
+     * at 4 GB/s -> 0.602112 ms; 3 threads at 4 + 6 x 2/3 = 8 GB/s ->
+     * 0.301056 ms, 5 + 3 x 2/3 = 7 us */
+    cost_features e;
+    memset(&e, 0, sizeof e);
+    e.cls = COST_OP_ELTWISE;
+    e.dtype = COST_DT_FP32;
+    e.flops = 200704;
+    e.in_bytes = 2 * 802816.0, e.out_bytes = 802816;
+    CHECK_NEAR(cost_device_bw_gbs(&d, 3), 8.0, 1e-12, 0);
+    CHECK_NEAR(cost_roofline_node_ms(&d, &e, 1), 0.602112 + 0.005, 1e-9, 1e-12);
+    CHECK_NEAR(cost_roofline_node_ms(&d, &e, 3), 0.301056 + 0.007, 1e-9, 1e-12);
+    /* a one-core device has nothing to interpolate */
+    d.cores = 1;
+    CHECK_NEAR(cost_device_bw_gbs(&d, 1), 10.0, 0, 0);
+    CHECK_NEAR(cost_device_overhead_us(&d, 1), 5.0, 0, 0);
+}
+
 /* The same conv compiled by the runtime: features equal the hand count. */
 static void test_features_of_conv(void) {
     ir_graph *g;
@@ -270,6 +315,12 @@ static void test_bad(void) {
     expect_bad("name", "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"", "name");
     expect_bad("sources", "[\"ok\", 3]", "sources[1]");
     expect_bad("calibrated", "7", "calibrated");
+    expect_bad("parallel", "3", "parallel");
+    expect_bad("parallel", "{\"efficiency\": {\"fp32\": {\"conv\": 1.5}}}", "parallel.efficiency.fp32.conv");
+    expect_bad("parallel", "{\"efficiency\": {\"int8\": 2}}", "parallel.efficiency.int8");
+    expect_bad("parallel", "{\"mem_bw_1core_gbs\": 1e4}", "parallel.mem_bw_1core_gbs");
+    expect_bad("parallel", "{\"overhead_us\": -1}", "parallel.overhead_us");
+    expect_bad("parallel", "{\"overhead_us\": \"x\"}", "parallel.overhead_us");
 
     /* not JSON at all, and JSON that is not an object */
     write_text("{\"format\": \"cleave-device\", ");
@@ -299,10 +350,15 @@ static int same_device(const cost_device *a, const cost_device *b, double rtol) 
     double x[4] = {a->freq_ghz, a->mem_bw_gbs, a->mem_bytes, a->op_overhead_us};
     double y[4] = {b->freq_ghz, b->mem_bw_gbs, b->mem_bytes, b->op_overhead_us};
     for (int i = 0; i < 4; i++) ok &= fabs(x[i] - y[i]) <= rtol * fabs(x[i]);
+    ok &= a->winograd == b->winograd && a->has_parallel == b->has_parallel;
+    ok &= fabs(a->mem_bw_1core_gbs - b->mem_bw_1core_gbs) <= rtol * a->mem_bw_1core_gbs;
+    ok &= fabs(a->par_overhead_us - b->par_overhead_us) <= rtol * a->par_overhead_us;
     for (int t = 0; t < COST_DT_N; t++) {
         ok &= fabs(a->peak_gops[t] - b->peak_gops[t]) <= rtol * a->peak_gops[t];
-        for (int c = 0; c < COST_OP_N; c++)
+        for (int c = 0; c < COST_OP_N; c++) {
             ok &= fabs(a->efficiency[t][c] - b->efficiency[t][c]) <= rtol * a->efficiency[t][c];
+            if (a->has_parallel) ok &= fabs(a->par_eff[t][c] - b->par_eff[t][c]) <= rtol * a->par_eff[t][c];
+        }
     }
     return ok;
 }
@@ -311,9 +367,29 @@ static void test_roundtrip(void) {
     cost_device d = hand_device(), e;
     d.efficiency[COST_DT_FP32][COST_OP_DWCONV] = 0.123456;
     d.mem_bytes = 3.5 * 1048576;
+    d.winograd = 1;
+    d.efficiency[COST_DT_FP32][COST_OP_WCONV] = 1.25;
+    d.efficiency[COST_DT_INT8][COST_OP_WCONV] = d.efficiency[COST_DT_INT8][COST_OP_CONV]; /* no int8 Winograd */
     CHECK(cost_device_save(ctx, tmp_path, &d) == CLEAVE_OK);
     CHECK(cost_device_load(ctx, tmp_path, &e) == CLEAVE_OK);
     CHECK(same_device(&d, &e, 0)); /* figures of 6 significant digits come back exactly */
+    /* a device without Winograd: no wconv written, read back as its conv */
+    d.winograd = 0;
+    CHECK(cost_device_save(ctx, tmp_path, &d) == CLEAVE_OK);
+    CHECK(cost_device_load(ctx, tmp_path, &e) == CLEAVE_OK);
+    CHECK(!e.winograd && e.efficiency[COST_DT_FP32][COST_OP_WCONV] == d.efficiency[COST_DT_FP32][COST_OP_CONV]);
+    CHECK(e.efficiency[COST_DT_INT8][COST_OP_WCONV] == d.efficiency[COST_DT_INT8][COST_OP_CONV]);
+    /* thread scaling comes back too */
+    d.winograd = 1;
+    d.has_parallel = 1;
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int c = 0; c < COST_OP_N; c++) d.par_eff[t][c] = 0.25 + 0.05 * c + 0.01 * t;
+    d.mem_bw_1core_gbs = 3.25;
+    d.par_overhead_us = 1.5;
+    CHECK(cost_device_save(ctx, tmp_path, &d) == CLEAVE_OK);
+    CHECK(cost_device_load(ctx, tmp_path, &e) == CLEAVE_OK);
+    CHECK(same_device(&d, &e, 1e-12)); /* 0.25 + 0.05 c is not always exact in binary */
+    d.has_parallel = 0;
     /* an invalid device is not written */
     d.cores = 0;
     cleave_ctx_clear_error(ctx);
@@ -342,12 +418,27 @@ static void test_calibrate_quick(void) {
     CHECK(cost_device_save(ctx, tmp_path, &d) == CLEAVE_OK);
     CHECK(cost_device_load(ctx, tmp_path, &e) == CLEAVE_OK);
     CHECK(same_device(&d, &e, 1e-5));
+    CHECK(!d.has_parallel);
+    /* two threads: the scaling of each class is measured too */
+    s = cost_device_calibrate_budget(ctx, 2, 0, 0.3, &d);
+    CHECK(s == CLEAVE_OK);
+    if (s) return;
+    CHECK(d.cores == 2 && d.has_parallel);
+    CHECK(d.mem_bw_1core_gbs > 0 && d.mem_bw_1core_gbs <= d.mem_bw_gbs && d.par_overhead_us >= 0);
+    for (int t = 0; t < COST_DT_N; t++)
+        for (int c = 0; c < COST_OP_N; c++) CHECK(d.par_eff[t][c] >= 0 && d.par_eff[t][c] <= 1);
+    printf("  2 threads: conv scales %.2f per extra core, %.2f -> %.2f GB/s, +%.2f us per node\n",
+           d.par_eff[0][COST_OP_CONV], d.mem_bw_1core_gbs, d.mem_bw_gbs, d.par_overhead_us);
+    CHECK(cost_device_save(ctx, tmp_path, &d) == CLEAVE_OK);
+    CHECK(cost_device_load(ctx, tmp_path, &e) == CLEAVE_OK);
+    CHECK(same_device(&d, &e, 1e-5));
 }
 
 int main(void) {
     cleave_ctx_create(&ctx);
     snprintf(tmp_path, sizeof tmp_path, "/tmp/cleave_test_device_%ld.json", (long)getpid());
     test_roofline();
+    test_parallel();
     test_features_of_conv();
     test_shipped();
     test_bad();

@@ -49,6 +49,10 @@ static void bad_files(cleave_ctx *ctx, const char *good_sha) {
         {"{\"format\": \"cleave-profile\", \"version\": 1, \"model_sha256\": "
          "\"0000000000000000000000000000000000000000000000000000000000000000\", \"dtype\": \"fp64\"}",
          "dtype"},
+        {"{\"format\": \"cleave-profile\", \"version\": 1, \"model_sha256\": "
+         "\"0000000000000000000000000000000000000000000000000000000000000000\", \"dtype\": \"fp32\", "
+         "\"threads\": 1, \"rounds\": 0}",
+         "rounds"},
         {"[1,2", "not JSON"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -136,6 +140,44 @@ int main(void) {
           CLEAVE_E_INVALID);
     CHECK(strstr(cleave_ctx_error(ctx), "different model") != NULL);
     bad_files(ctx, sha);
+
+    /* two profiles measured interleaved: each complete and independent
+     * (own plans), the same nodes in the same order, `rounds` recorded */
+    cost_profile two[2];
+    CHECK(cost_profile_measure_n(ctx, g, &x, 1, 2, 3, 1, 7, 0, 0, NULL, NULL, two) == CLEAVE_OK);
+    CHECK(two[0].n == p.n && two[1].n == p.n && two[0].repeat == 7 && two[1].repeat == 7);
+    CHECK(two[0].rounds == 3 && two[1].rounds == 3 && two[0].warmup == 1);
+    for (int i = 0; i < p.n && i < two[0].n && i < two[1].n; i++) {
+        CHECK(!strcmp(two[0].nodes[i].f.name, p.nodes[i].f.name));
+        CHECK(!strcmp(two[1].nodes[i].f.name, p.nodes[i].f.name));
+        CHECK(two[1].nodes[i].t.min_ms > 0 && two[1].nodes[i].t.min_ms <= two[1].nodes[i].t.p90_ms);
+    }
+    CHECK(two[0].whole.min_ms > 0 && two[1].whole.min_ms > 0);
+    /* two measurements of one 28x28 CNN, interleaved: within 2x (loose: a
+     * shared CI machine) */
+    CHECK(two[1].whole.median_ms < 2 * two[0].whole.median_ms &&
+          two[0].whole.median_ms < 2 * two[1].whole.median_ms);
+    memcpy(two[0].model_sha256, sha, sizeof sha);
+    two[0].model = cv_strdup(MODEL);
+    CHECK(cost_profile_save(ctx, path, &two[0]) == CLEAVE_OK);
+    CHECK(cost_profile_load(ctx, path, NULL, &q) == CLEAVE_OK);
+    CHECK(q.rounds == 3);
+    cost_profile_free(&q);
+    cost_profile_free(&two[0]);
+    cost_profile_free(&two[1]);
+    /* more rounds than runs: one run per round */
+    CHECK(cost_profile_measure_n(ctx, g, &x, 1, 1, 9, 0, 2, 0, 0, NULL, NULL, two) == CLEAVE_OK);
+    CHECK(two[0].rounds == 2 && two[0].repeat == 2);
+    cost_profile_free(&two[0]);
+    /* bad counts fail, naming the range */
+    cleave_ctx_clear_error(ctx);
+    CHECK(cost_profile_measure_n(ctx, g, &x, 1, 0, 1, 0, 5, 0, 0, NULL, NULL, two) == CLEAVE_E_INVALID);
+    CHECK(strstr(cleave_ctx_error(ctx), "profiles at once") != NULL);
+    CHECK(cost_profile_measure_n(ctx, g, &x, 1, COST_PROFILE_MAX_N + 1, 1, 0, 5, 0, 0, NULL, NULL, two) ==
+          CLEAVE_E_INVALID);
+    cleave_ctx_clear_error(ctx);
+    CHECK(cost_profile_measure_n(ctx, g, &x, 1, 2, 0, 0, 5, 0, 0, NULL, NULL, two) == CLEAVE_E_INVALID);
+    CHECK(strstr(cleave_ctx_error(ctx), "rounds") != NULL);
 
     cost_profile_free(&p);
     cv_aligned_free(x.data);

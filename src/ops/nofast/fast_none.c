@@ -61,6 +61,7 @@ void fast_pool_destroy(void *state) {
 
 void fast_set_deterministic(int on) { (void)on; }
 void fast_set_winograd(int mode) { (void)mode; }
+int fast_winograd_enabled(void) { return 0; }
 
 int fast_block_size(void) {
     return 0;
