@@ -157,8 +157,12 @@ static void emulated_device(const cost_device *host, const cost_device *dev, int
     out->cores = 1;
     out->freq_ghz = 0;
     for (int t = 0; t < COST_DT_N; t++) out->peak_gops[t] = host->peak_gops[t] / s;
-    out->mem_bw_gbs = host->mem_bw_gbs / s;
+    /* one host core: its own bandwidth when the host file knows it */
+    double bw1 = host->has_parallel && host->mem_bw_1core_gbs > 0 ? host->mem_bw_1core_gbs : host->mem_bw_gbs;
+    out->mem_bw_gbs = bw1 / s;
     out->op_overhead_us = host->op_overhead_us * s;
+    out->has_parallel = 0; /* one core: nothing to scale */
+    out->mem_bw_1core_gbs = out->par_overhead_us = 0;
     if (have_dev) out->mem_bytes = dev->mem_bytes;
     snprintf(out->sources, sizeof out->sources,
              "derived by cleave emulate from the description of this machine (%.60s) and the slowdown "
