@@ -20,7 +20,7 @@ typedef struct cli_prof_opts {
     const cli_shapes *shapes;
     const char *calib;     /* int8: calibration data spec (default "random") */
     int quiet;             /* no progress bar */
-    double min_block_ms;   /* see cost_profile_measure (default: 3000 when emulated) */
+    double min_block_ms;   /* see cost_profile_measure (default: 6000 when emulated) */
     double gap_ms;         /* idle ms before each run (see cost_profile_measure) */
     int rounds;            /* timed runs in this many rounds (0: CLI_PROF_ROUNDS) */
     int request;           /* also time a request's v2 codec after each run

@@ -178,7 +178,7 @@ cleave_status cli_profile_model_n(cleave_ctx *ctx, const char *path, const cli_p
     char label[96];
     snprintf(label, sizeof label, "profiling %s", slash ? slash + 1 : path);
     const char *emu = getenv("CLEAVE_EMULATION");
-    double min_block = o->min_block_ms > 0 ? o->min_block_ms : (emu && emu[0] ? 3000 : 0);
+    double min_block = o->min_block_ms > 0 ? o->min_block_ms : (emu && emu[0] ? 6000 : 0);
     st = cost_profile_measure_n(ctx, g, specs, n_in, n_prof, rounds, o->warmup, o->repeat, min_block,
                                 o->gap_ms, o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;

@@ -118,7 +118,7 @@ int cmd_profile_validate(int argc, char **argv) {
                *fit_out = NULL, *outp = NULL;
     int train_only[MAX_MODELS] = {0}, n_validated = 0;
     int n_models = 0, threads = 1, dev_threads_opt = 0, use_mean = 0, check = 0, json = 0, rc = 1;
-    int sequential = 0;
+    int sequential = 0, n_reused = 0;
     cli_prof_opts o = {.dtype = COST_DT_FP32, .warmup = 5, .repeat = 30};
     char dev_default[1024];
     cleave_ctx *ctx;
@@ -227,6 +227,7 @@ int cmd_profile_validate(int argc, char **argv) {
                     goto err;
                 } else {
                     have = 1;
+                    n_reused++;
                     if (!json) fprintf(stderr, "reference profile of %s: %s\n", base_name(models[m]), rp);
                 }
             }
@@ -309,9 +310,12 @@ int cmd_profile_validate(int argc, char **argv) {
     json_object_set_new(report, "threads", json_integer(threads));
     json_object_set_new(report, "device_threads", json_integer(dev_threads));
     json_object_set_new(report, "regression", json_string(reg_path ? reg_path : "leave-one-model-out"));
-    char how[64];
+    char how[96];
     if (sequential) snprintf(how, sizeof how, "sequential");
     else snprintf(how, sizeof how, "interleaved, %d rounds", o.rounds > 0 ? o.rounds : CLI_PROF_ROUNDS);
+    if (n_reused)
+        snprintf(how + strlen(how), sizeof how - strlen(how), " (%d reference%s reused from --profiles)", n_reused,
+                 n_reused > 1 ? "s" : "");
     json_object_set_new(report, "measurement", json_string(how));
     json_t *arr = json_array();
     if (!json) {

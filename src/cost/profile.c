@@ -199,7 +199,7 @@ cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const c
         }
         double want = min_block_ms / (el / runs);
         if (want > repeat) repeat = want > 20000 ? 20000 : (int)want;
-        warmup = 0; /* done */
+        warmup = 1; /* done for plain[0]; one untimed run for every other plan's first block */
     }
     if (rounds > repeat) rounds = repeat;
     size_t per = (size_t)repeat * (size_t)n_prof;

@@ -19,9 +19,9 @@
 
 /* The regressors, in file order: X(id, name). */
 #define COST_REGRESSORS(X)                                                                     \
-    X(OVERHEAD, "overhead_ms")       /* op_overhead_us / 1000 */                              \
+    X(OVERHEAD, "overhead_ms")       /* cost_device_overhead_us / 1000 */                     \
     X(COMPUTE, "compute_ms")         /* 2 macs (or flops) at the achieved GOP/s */            \
-    X(MEMORY, "memory_ms")           /* in + out + param bytes at mem_bw_gbs */               \
+    X(MEMORY, "memory_ms")           /* in + out + param bytes at cost_device_bw_gbs */       \
     X(COMPUTE_STRIDED, "compute_strided_ms") /* compute_ms when stride > 1 */                 \
     X(COMPUTE_NARROW, "compute_narrow_ms")   /* compute_ms * 16 / max(16, min(cin, cout)) */  \
     X(MEMORY_SMALL, "memory_small_ms")       /* memory_ms / (1 + out_elems / 2^14) */         \
