@@ -50,7 +50,7 @@ static void help(void) {
            "                    scaled by sqrt(achieved/target) and measured again with at\n"
            "                    least 5 pairs, up to 2 times)\n"
            "  --write-device F  also write the emulated device's description to F: this\n"
-           "                    machine's (--host) with peaks and bandwidth divided, and the\n"
+           "                    machine's (--host) with peaks and one-core bandwidth divided, and the\n"
            "                    per-node overhead multiplied, by the achieved slowdown, 1 core.\n"
            "                    Inside CMD, $CLEAVE_EMU_DEVICE names a copy of it (`cleave\n"
            "                    profile --validate --device emulated` reads it); not with\n"
@@ -146,14 +146,17 @@ static int parse_args(int argc, char **argv, emu_opts *o) {
  * traffic and per-node overhead all take `s` times longer (a CPU quota
  * stretches all of them alike; docs/emulation.md). */
 static void emulated_device(const cost_device *host, const cost_device *dev, int have_dev, double s,
-                            const cost_emu *e, cost_device *out) {
+                            int measured, int winograd_off, const cost_emu *e, cost_device *out) {
     *out = *host;
+    if (winograd_off) { /* the command runs 3x3 convs directly, whatever the host file says */
+        out->winograd = 0;
+        for (int t = 0; t < COST_DT_N; t++) out->efficiency[t][COST_OP_WCONV] = out->efficiency[t][COST_OP_CONV];
+    }
     snprintf(out->name, sizeof out->name, "%.48s-emulated", have_dev ? dev->name : "device");
     snprintf(out->kind, sizeof out->kind, "edge");
     snprintf(out->description, sizeof out->description,
-             "one core of %.60s under a CPU quota of %d/%d us: %.3gx slower (measured on the reference "
-             "workload)",
-             host->name, e->quota_us, e->period_us, s);
+             "one core of %.60s under a CPU quota of %d/%d us: %.3gx slower (%s)", host->name, e->quota_us,
+             e->period_us, s, measured ? "measured on the reference workload" : "the target; not measured");
     out->cores = 1;
     out->freq_ghz = 0;
     for (int t = 0; t < COST_DT_N; t++) out->peak_gops[t] = host->peak_gops[t] / s;
@@ -294,11 +297,12 @@ int cmd_emulate(int argc, char **argv) {
             double q = e.quota_us * sqrt(ref.achieved / slowdown);
             int period = e.period_us, quota = (int)lround(q);
             if (quota < COST_EMU_MIN_QUOTA_US) {
-                period = (int)ceil(period * (double)COST_EMU_MIN_QUOTA_US / q);
+                double p = ceil(period * (double)COST_EMU_MIN_QUOTA_US / q);
+                if (!(p <= COST_EMU_MAX_PERIOD_US)) break;
+                period = (int)p;
                 quota = COST_EMU_MIN_QUOTA_US;
             }
             if (quota > period) quota = period;
-            if (period > COST_EMU_MAX_PERIOD_US) break;
             if (!o.json)
                 fprintf(stderr,
                         "cleave emulate: achieved %.2fx (%+.1f%%): quota %d/%d us -> %d/%d us, measuring again\n",
@@ -332,7 +336,7 @@ int cmd_emulate(int argc, char **argv) {
     if (!(o.slowdown > 0) && (o.cmd || o.write_device)) {
         double s = !o.no_ref && ref.achieved >= 1.0 ? ref.achieved : slowdown;
         cost_device ed;
-        emulated_device(&host, &dev, o.device != NULL, s, &e, &ed);
+        emulated_device(&host, &dev, o.device != NULL, s, !o.no_ref && ref.achieved >= 1.0, winograd_off, &e, &ed);
         if (o.write_device && cost_device_save(ctx, o.write_device, &ed)) goto err;
         if (o.cmd) {
             const char *td = getenv("TMPDIR");
@@ -355,7 +359,8 @@ int cmd_emulate(int argc, char **argv) {
     if (o.cmd) {
         ran = 1;
         /* tell cleave commands inside what they run on (profiles record it;
-         * their emulated per-node figures must be means, docs/emulation.md) */
+         * their emulated figures are means over many periods, and a node's
+         * is its share of the fastest runs: docs/emulation.md) */
         char tag[160];
         snprintf(tag, sizeof tag, "%s slowdown %.3gx", o.device ? dev.name : "custom", slowdown);
         setenv("CLEAVE_EMULATION", tag, 1);

@@ -183,8 +183,7 @@ cleave_status cli_profile_model_n(cleave_ctx *ctx, const char *path, const cli_p
                                 o->gap_ms, o->quiet ? NULL : cli_progress, label, out);
     if (st) goto out;
 #ifdef CLEAVE_HAVE_NET
-    for (int k = 0; k < n_prof; k++)
-        if (o->request && (st = measure_request(ctx, g, specs, o, &out[k].request_ms))) goto out;
+    for (int k = 0; k < n_prof && o->request && !st; k++) st = measure_request(ctx, g, specs, o, &out[k].request_ms);
 #endif
     for (int k = 0; k < n_prof && !st; k++) {
         out[k].model = cv_strdup(path);

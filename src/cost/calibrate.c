@@ -652,6 +652,9 @@ static cleave_status run_all(cal *c, int threads, cost_device *d) {
         }
     d->op_overhead_us = c->overhead_ns * 1e-3;
     d->winograd = fast_winograd_enabled() && c->ns[COST_DT_FP32][COST_OP_WCONV] > 0;
+    /* no Winograd: those convs are convs (as a file without wconv reads back) */
+    if (!d->winograd)
+        for (int t = 0; t < COST_DT_N; t++) d->efficiency[t][COST_OP_WCONV] = d->efficiency[t][COST_OP_CONV];
     return CLEAVE_OK;
 }
 
@@ -664,10 +667,12 @@ static void parallel_from(const cal *one, const cal *all, int threads, const cos
     d->has_parallel = 1;
     for (int t = 0; t < COST_DT_N; t++)
         for (int k = 0; k < COST_OP_N; k++) {
-            int tt = one->ns[t][k] > 0 && all->ns[t][k] > 0 ? t : COST_DT_FP32;
+            /* int8 has no Winograd: its wconv nodes scale as its convs */
+            int kk = t == COST_DT_INT8 && k == COST_OP_WCONV ? COST_OP_CONV : k;
+            int tt = one->ns[t][kk] > 0 && all->ns[t][kk] > 0 ? t : COST_DT_FP32;
             double pe = 1.0;
-            if (one->ns[tt][k] > 0 && all->ns[tt][k] > 0 && one->ops[tt][k] > 0) {
-                double s = (all->ops[tt][k] / all->ns[tt][k]) / (one->ops[tt][k] / one->ns[tt][k]);
+            if (one->ns[tt][kk] > 0 && all->ns[tt][kk] > 0 && one->ops[tt][kk] > 0) {
+                double s = (all->ops[tt][kk] / all->ns[tt][kk]) / (one->ops[tt][kk] / one->ns[tt][kk]);
                 pe = (s - 1.0) / (threads - 1);
             }
             d->par_eff[t][k] = pe < 0 ? 0 : pe > 1 ? 1 : pe;

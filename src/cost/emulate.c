@@ -405,8 +405,9 @@ fail:
 cleave_status cost_emu_set_quota(cleave_ctx *ctx, cost_emu *e, int period_us, int quota_us) {
     if (period_us < COST_EMU_MIN_PERIOD_US || period_us > COST_EMU_MAX_PERIOD_US ||
         quota_us < COST_EMU_MIN_QUOTA_US || quota_us > period_us)
-        return cv_fail(ctx, CLEAVE_E_INVALID, "emulate: quota %d / period %d us out of range", quota_us,
-                       period_us);
+        return cv_fail(ctx, CLEAVE_E_INVALID,
+                       "emulate: quota %d / period %d us out of range (period %d..%d us, quota %d us..period)",
+                       quota_us, period_us, COST_EMU_MIN_PERIOD_US, COST_EMU_MAX_PERIOD_US, COST_EMU_MIN_QUOTA_US);
     if (!e->dir[0]) return cv_fail(ctx, CLEAVE_E_INVALID, "emulate: no cgroup to set a quota in");
     char f[800], v[64];
     int err = 0;

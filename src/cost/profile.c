@@ -185,7 +185,8 @@ cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const c
     ns = rt_plan_n_steps(timed[0]);
     for (int k = 1; k < n_prof; k++)
         if (rt_plan_n_steps(timed[k]) != ns) {
-            st = cv_fail(ctx, CLEAVE_E_INTERNAL, "profile: two compilations of one graph differ in steps");
+            st = cv_fail(ctx, CLEAVE_E_INTERNAL, "profile: two compilations of one graph differ in steps (%d, %d)",
+                         ns, rt_plan_n_steps(timed[k]));
             goto out;
         }
     if (min_block_ms > 0) {
@@ -418,9 +419,9 @@ cleave_status cost_profile_load(cleave_ctx *ctx, const char *path, const char *e
     x = json_object_get(root, "repeat");
     p->repeat = json_is_integer(x) ? (int)json_integer_value(x) : 0;
     x = json_object_get(root, "rounds");
-    p->rounds = json_is_integer(x) ? (int)json_integer_value(x) : 1;
-    if (p->rounds < 1 || p->rounds > 1000) {
-        st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: rounds: must be an integer in 1..1000", path);
+    p->rounds = x && json_is_integer(x) ? (int)json_integer_value(x) : 1;
+    if ((x && !json_is_integer(x)) || p->rounds < 1 || p->rounds > 1000) {
+        st = cv_fail(ctx, CLEAVE_E_PARSE, "%s: rounds: must be an integer in 1..1000 (absent: 1)", path);
         goto out;
     }
     x = json_object_get(root, "gap_ms");

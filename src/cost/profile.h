@@ -41,9 +41,10 @@ typedef void (*cost_progress_fn)(void *user, int done, int total);
 
 /* Measure: compiles the graph twice (with and without per-node timers),
  * then per plan `warmup` untimed runs and `repeat` timed runs — more when
- * min_block_ms > 0, so that each block of timed runs lasts about that long
- * (estimated from the warm-up; needed under a CPU quota, whose averages
- * settle only over many periods). gap_ms > 0 sleeps that long before each
+ * min_block_ms > 0, so that each plan's timed runs last about that long in
+ * all (estimated from `warmup` runs of the first plan, after which every
+ * plan gets one untimed run and the profile records warmup 1; needed under
+ * a CPU quota, whose averages settle only over many periods). gap_ms > 0 sleeps that long before each
  * run, as a client serving one request at a time idles between them: the
  * run then starts with the caches, predictors and clock of an idle core,
  * as an edge device's head does after each transfer. The graph must be optimized; in[] are

@@ -150,7 +150,7 @@ int main(void) {
     for (int i = 0; i < p.n && i < two[0].n && i < two[1].n; i++) {
         CHECK(!strcmp(two[0].nodes[i].f.name, p.nodes[i].f.name));
         CHECK(!strcmp(two[1].nodes[i].f.name, p.nodes[i].f.name));
-        CHECK(two[1].nodes[i].t.min_ms > 0 && two[1].nodes[i].t.min_ms <= two[1].nodes[i].t.p90_ms);
+        CHECK(two[1].nodes[i].t.min_ms >= 0 && two[1].nodes[i].t.min_ms <= two[1].nodes[i].t.p90_ms); /* a view may read 0 ns */
     }
     CHECK(two[0].whole.min_ms > 0 && two[1].whole.min_ms > 0);
     /* two measurements of one 28x28 CNN, interleaved: within 2x (loose: a

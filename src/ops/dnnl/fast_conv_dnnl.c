@@ -322,7 +322,6 @@ static int conv_build_wino(const fast_conv_desc *d, conv_state **out) {
 
 static int conv_run(conv_state *st, const float *src, float *dst, const float *sum, void *scratch);
 
-/* Best of 3 timed runs (after one warm-up) on zero-filled buffers, in ms. */
 /* Best-of times (ms) of two candidate kernels for d on zero data, taken
  * interleaved (a, b, a, b, ...) after one warm-up run of each, so that a
  * moment of noise on a shared machine (another VM on this core, a vCPU
