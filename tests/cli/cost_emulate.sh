@@ -41,8 +41,13 @@ out=$("$CLEAVE" emulate --slowdown 0.5 --check 2>&1); rc=$?
 [ $rc -ne 0 ] && ok "--slowdown 0.5 rejected (exit $rc)" || bad "--slowdown 0.5 accepted"
 
 # Achieved slowdown on the reference workload, tolerance +-20% (the throttled
-# runs last ~60 periods of 10 ms; other load on the CPU adds noise).
-"$CLEAVE" emulate --slowdown 4 --check --json 2> "$T/check"; rc=$?
+# runs last >= 30 periods of 50 ms; other load on the CPU adds noise). The
+# quota is retuned when the first measurement is >10% off, except under the
+# sanitizers, whose 17 s reference loop takes 85 s a pair at 4x: one pair,
+# no retry (the whole test took 520 s of its 600 with 3 pairs).
+tune=()
+[ "${CLEAVE_SANITIZED:-0}" = 1 ] && tune=(--no-tune --reps 1)
+"$CLEAVE" emulate --slowdown 4 --check --json "${tune[@]}" 2> "$T/check"; rc=$?
 js=$(grep '^{' "$T/check")
 ach=$(echo "$js" | grep -o '"achieved_slowdown":[0-9.e+-]*' | cut -d: -f2)
 if [ $rc -eq 0 ] && [ -n "$ach" ] && awk -v a="$ach" 'BEGIN { exit !(a >= 3.2 && a <= 4.8) }'; then
@@ -71,7 +76,7 @@ gone "CMD killed" "$T/runsig"
 [ $rc -eq 127 ] && grep -q "no-such-program" "$T/run127" && ok "unrunnable CMD -> exit 127, named" || bad "unrunnable CMD: got $rc"
 
 # A model benchmark under --slowdown 4 vs unthrottled on the same CPU. The
-# model runs 27 us per inference, far shorter than a 10 ms period, so only
+# model runs 27 us per inference, far shorter than a 50 ms period, so only
 # the total over many periods is slowed (docs/emulation.md): time the whole
 # run of 20000 inferences.
 MODEL=$SRC/models/fmnist-cnn.onnx
