@@ -334,9 +334,10 @@ int cmd_emulate(int argc, char **argv) {
         fprintf(stderr, "cleave emulate: %s runs no Winograd (no efficiency.fp32.wconv): CLEAVE_WINOGRAD=0 inside\n",
                 dev.name);
     if (!(o.slowdown > 0) && (o.cmd || o.write_device)) {
-        double s = !o.no_ref && ref.achieved >= 1.0 ? ref.achieved : slowdown;
+        int measured = !o.no_ref && ref.achieved >= 1.0;
         cost_device ed;
-        emulated_device(&host, &dev, o.device != NULL, s, !o.no_ref && ref.achieved >= 1.0, winograd_off, &e, &ed);
+        emulated_device(&host, &dev, o.device != NULL, measured ? ref.achieved : slowdown, measured, winograd_off,
+                        &e, &ed);
         if (o.write_device && cost_device_save(ctx, o.write_device, &ed)) goto err;
         if (o.cmd) {
             const char *td = getenv("TMPDIR");

@@ -266,7 +266,7 @@ int cmd_profile_validate(int argc, char **argv) {
                 if (k == m) continue;
                 const cost_profile *rf = &runs[k].ref;
                 for (int i = 0; i < rf->n; i++) {
-                    double t = cost_profile_node_fit_ms(rf, i);
+                    double t = cost_profile_node_ms(rf, i);
                     if (t > 0 && cost_regress_add(ctx, reg, &rf->nodes[i].f, &t, 1, &dev, dev_threads)) {
                         cost_regress_destroy(reg);
                         goto err;
@@ -288,7 +288,7 @@ int cmd_profile_validate(int argc, char **argv) {
         cleave_status s = CLEAVE_OK;
         for (int k = 0; k < n_models && !s; k++)
             for (int i = 0; i < runs[k].ref.n && !s; i++) {
-                double t = cost_profile_node_fit_ms(&runs[k].ref, i);
+                double t = cost_profile_node_ms(&runs[k].ref, i);
                 if (t > 0) s = cost_regress_add(ctx, all, &runs[k].ref.nodes[i].f, &t, 1, &dev, dev_threads);
             }
         if (!s) s = cost_regress_fit(ctx, all);

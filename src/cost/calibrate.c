@@ -21,6 +21,7 @@
 #include "ops/op.h"
 
 #define CAL_MAX_IN 4
+#define CAL_SEED 20240601u /* benchmark data: the same pseudo-random values in every pass */
 
 typedef struct cal {
     cleave_ctx *ctx;
@@ -691,14 +692,8 @@ cleave_status cost_device_calibrate_budget(cleave_ctx *ctx, int threads, int pro
     if (!(seconds > 0)) seconds = 4;
     if (seconds > 600) seconds = 600;
     memset(d, 0, sizeof *d);
-    cal c;
-    memset(&c, 0, sizeof c);
-    c.ctx = ctx;
-    c.progress = progress;
-    c.quick = seconds < 1.0;
-    c.seed = 20240601u;
     /* ~33 benchmarks; compile time is outside the per-benchmark budget */
-    c.bench_ms = seconds * 1000.0 / 45.0;
+    cal c = {.ctx = ctx, .progress = progress, .quick = seconds < 1.0, .seed = CAL_SEED, .bench_ms = seconds * 1000.0 / 45.0};
     double t0 = cv_now_ms();
     if (progress)
         fprintf(stderr, "calibrate: 1 thread for per-core figures%s%.0d%s, budget %.1f s%s\n",
@@ -716,13 +711,8 @@ cleave_status cost_device_calibrate_budget(cleave_ctx *ctx, int threads, int pro
     if (threads > 1) c.bench_ms *= 0.5;
     cleave_status st = run_all(&c, 1, d);
     if (!st && threads > 1) {
-        cal c2;
-        memset(&c2, 0, sizeof c2);
-        c2.ctx = ctx;
-        c2.progress = progress;
-        c2.quick = c.quick;
-        c2.seed = 20240601u;
-        c2.bench_ms = c.bench_ms;
+        /* the same settings, fresh accumulators */
+        cal c2 = {.ctx = ctx, .progress = progress, .quick = c.quick, .seed = CAL_SEED, .bench_ms = c.bench_ms};
         cost_device d2;
         memset(&d2, 0, sizeof d2);
         d2.cores = threads;

@@ -331,6 +331,24 @@ int cost_emu_default_cpu(void) {
     return -1;
 }
 
+/* Write e's period and quota into its cgroup; 0 or the errno, with the
+ * file and value written last in f / v. */
+static int write_limits(const cost_emu *e, char *f, size_t fn, char *v, size_t vn) {
+    if (e->kind == COST_CGROUP_V2) {
+        snprintf(f, fn, "%s/cpu.max", e->dir);
+        snprintf(v, vn, "%d %d", e->quota_us, e->period_us);
+        return write_text(f, v);
+    }
+    /* v1: period first, the quota is checked against it */
+    snprintf(f, fn, "%s/cpu.cfs_period_us", e->dir);
+    snprintf(v, vn, "%d", e->period_us);
+    int err = write_text(f, v);
+    if (err) return err;
+    snprintf(f, fn, "%s/cpu.cfs_quota_us", e->dir);
+    snprintf(v, vn, "%d", e->quota_us);
+    return write_text(f, v);
+}
+
 cleave_status cost_emu_create(cleave_ctx *ctx, double slowdown, int period_us, int cpu, cost_emu *e,
                               int *denied) {
     memset(e, 0, sizeof *e);
@@ -375,21 +393,7 @@ cleave_status cost_emu_create(cleave_ctx *ctx, double slowdown, int period_us, i
         e->dir[0] = 0;
         goto fail;
     }
-    if (e->kind == COST_CGROUP_V1) {
-        /* Period first: the quota is checked against it. */
-        snprintf(f, sizeof f, "%s/cpu.cfs_period_us", e->dir);
-        snprintf(v, sizeof v, "%d", e->period_us);
-        if ((err = write_text(f, v)) == 0) {
-            snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", e->dir);
-            snprintf(v, sizeof v, "%d", e->quota_us);
-            err = write_text(f, v);
-        }
-    } else {
-        snprintf(f, sizeof f, "%s/cpu.max", e->dir);
-        snprintf(v, sizeof v, "%d %d", e->quota_us, e->period_us);
-        err = write_text(f, v);
-    }
-    if (err) {
+    if ((err = write_limits(e, f, sizeof f, v, sizeof v)) != 0) {
         *denied = is_denied(err);
         st = cv_fail(ctx, CLEAVE_E_IO, "emulate: cannot write %s = %s (%s)", f, v, strerror(err));
         goto fail;
@@ -410,27 +414,10 @@ cleave_status cost_emu_set_quota(cleave_ctx *ctx, cost_emu *e, int period_us, in
                        quota_us, period_us, COST_EMU_MIN_PERIOD_US, COST_EMU_MAX_PERIOD_US, COST_EMU_MIN_QUOTA_US);
     if (!e->dir[0]) return cv_fail(ctx, CLEAVE_E_INVALID, "emulate: no cgroup to set a quota in");
     char f[800], v[64];
-    int err = 0;
-    if (e->kind == COST_CGROUP_V1) {
-        /* the quota must stay valid against the period at every step */
-        snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", e->dir);
-        snprintf(v, sizeof v, "%d", quota_us < e->quota_us ? quota_us : e->quota_us);
-        err = write_text(f, v);
-        if (!err) {
-            snprintf(f, sizeof f, "%s/cpu.cfs_period_us", e->dir);
-            snprintf(v, sizeof v, "%d", period_us);
-            err = write_text(f, v);
-        }
-        if (!err) {
-            snprintf(f, sizeof f, "%s/cpu.cfs_quota_us", e->dir);
-            snprintf(v, sizeof v, "%d", quota_us);
-            err = write_text(f, v);
-        }
-    } else {
-        snprintf(f, sizeof f, "%s/cpu.max", e->dir);
-        snprintf(v, sizeof v, "%d %d", quota_us, period_us);
-        err = write_text(f, v);
-    }
+    cost_emu next = *e;
+    next.period_us = period_us;
+    next.quota_us = quota_us;
+    int err = write_limits(&next, f, sizeof f, v, sizeof v);
     if (err) return cv_fail(ctx, CLEAVE_E_IO, "emulate: cannot write %s = %s (%s)", f, v, strerror(err));
     e->period_us = period_us;
     e->quota_us = quota_us;

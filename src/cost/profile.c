@@ -83,15 +83,6 @@ double cost_profile_node_ms(const cost_profile *p, int i) {
     return p->nodes[i].t.median_ms * scale;
 }
 
-double cost_profile_slowdown(const cost_profile *p) {
-    const char *s = p->emulation[0] ? strstr(p->emulation, "slowdown ") : NULL;
-    double x = 0;
-    if (s && sscanf(s + 9, "%lf", &x) == 1 && x >= 1) return x;
-    return 0;
-}
-
-double cost_profile_node_fit_ms(const cost_profile *p, int i) { return cost_profile_node_ms(p, i); }
-
 int cost_profile_find(const cost_profile *p, const char *name) {
     for (int i = 0; i < p->n; i++)
         if (p->nodes[i].f.name && !strcmp(p->nodes[i].f.name, name)) return i;
@@ -146,6 +137,18 @@ static cleave_status profile_fill(cleave_ctx *ctx, const ir_graph *g, const rt_p
     for (int s = 0; s < nf; s++)
         if (out->nodes[s].f.dtype == COST_DT_INT8 && out->nodes[s].f.macs > 0) out->dtype = COST_DT_INT8;
     shapes_str(in, n_in, g, out->input_shapes, sizeof out->input_shapes);
+    return CLEAVE_OK;
+}
+
+/* n untimed runs of p, each after the idle gap, counted as progress. */
+static cleave_status run_untimed(rt_plan *p, const cv_tensor *in, int n, double gap_ms, cost_progress_fn progress,
+                                 void *user, int *done, int total) {
+    for (int u = 0; u < n; u++) {
+        cv_sleep_ms(gap_ms);
+        cleave_status st = rt_plan_run(p, in);
+        if (st) return st;
+        if (progress) progress(user, ++*done, total);
+    }
     return CLEAVE_OK;
 }
 
@@ -220,11 +223,7 @@ cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const c
         int untimed = rd == 0 ? warmup : untimed_later;
         for (int k = 0; k < n_prof; k++) {
             double *wk = whole + (size_t)k * repeat;
-            for (int u = 0; u < untimed; u++) {
-                cv_sleep_ms(gap_ms);
-                if ((st = rt_plan_run(plain[k], in))) goto out;
-                if (progress) progress(user, ++done, total);
-            }
+            if ((st = run_untimed(plain[k], in, untimed, gap_ms, progress, user, &done, total))) goto out;
             for (int r = r0; r < r1; r++) {
                 cv_sleep_ms(gap_ms);
                 double t0 = cv_now_ms();
@@ -235,11 +234,7 @@ cleave_status cost_profile_measure_n(cleave_ctx *ctx, const ir_graph *g, const c
         }
         for (int k = 0; k < n_prof; k++) {
             double *nk = node_ms + (size_t)k * repeat * (size_t)ns;
-            for (int u = 0; u < untimed; u++) {
-                cv_sleep_ms(gap_ms);
-                if ((st = rt_plan_run(timed[k], in))) goto out;
-                if (progress) progress(user, ++done, total);
-            }
+            if ((st = run_untimed(timed[k], in, untimed, gap_ms, progress, user, &done, total))) goto out;
             for (int r = r0; r < r1; r++) {
                 cv_sleep_ms(gap_ms);
                 rt_plan_reset_profile(timed[k]);

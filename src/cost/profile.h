@@ -83,17 +83,10 @@ void cost_profile_free(cost_profile *p);
  * runs, not each run). Node figures add up to the whole model's: the
  * median scaled for the gaps between nodes the timers miss, or under
  * emulation the node's share of the fastest runs (min, which missed the
- * quota's stalls) times the whole-model mean. */
+ * quota's stalls) times the whole-model mean. `profile --validate` fits
+ * its regressions on the same node figures. */
 double cost_profile_whole_ms(const cost_profile *p);
 double cost_profile_node_ms(const cost_profile *p, int i);
-
-/* The emulation's slowdown from the profile's emulation tag ("rpi4
- * slowdown 10.6x"); 0 when not emulated or not stated. */
-double cost_profile_slowdown(const cost_profile *p);
-/* The per-node figure regressions are fitted on: cost_profile_node_ms.
- * (It was the median times the slowdown under emulation, which counted the
- * stalls twice for nodes longer than a quota.) */
-double cost_profile_node_fit_ms(const cost_profile *p, int i);
 
 /* Sums of the node medians and means. */
 double cost_profile_sum_median(const cost_profile *p);

@@ -42,19 +42,37 @@ static cost_device hand_device(void) {
     return d;
 }
 
-static void test_roofline(void) {
-    cost_device d = hand_device();
-    /* 3x3 conv 64->64 at 56x56, pad 1, fp32 with bias:
-     * MACs = 56*56 * 64 * 64*3*3 = 115,605,504 -> 231,211,008 flops;
-     * bytes = in 64*56*56*4 = 802,816 + out 802,816 + weights 64*64*9*4 =
-     * 147,456 + bias 256 = 1,753,344. One thread: 100 GFLOP/s * 0.5 = 50
-     * -> 4.62422016 ms; memory 1,753,344 B / 10 GB/s = 0.1753344 ms. */
+/* 3x3 conv 64->64 at 56x56, pad 1, fp32 with bias:
+ * MACs = 56*56 * 64 * 64*3*3 = 115,605,504 -> 231,211,008 flops;
+ * bytes = in 64*56*56*4 = 802,816 + out 802,816 + weights 64*64*9*4 =
+ * 147,456 + bias 256 = 1,753,344. */
+static cost_features hand_conv(void) {
     cost_features f;
     memset(&f, 0, sizeof f);
     f.cls = COST_OP_CONV;
     f.dtype = COST_DT_FP32;
     f.macs = 56.0 * 56 * 64 * 64 * 9;
     f.in_bytes = 802816, f.out_bytes = 802816, f.param_bytes = 147712;
+    return f;
+}
+
+/* Add of two 1x64x56x56 fp32 tensors: 200,704 flops; bytes 3 * 802,816 =
+ * 2,408,448. */
+static cost_features hand_add(void) {
+    cost_features e;
+    memset(&e, 0, sizeof e);
+    e.cls = COST_OP_ELTWISE;
+    e.dtype = COST_DT_FP32;
+    e.flops = 200704;
+    e.in_bytes = 2 * 802816.0, e.out_bytes = 802816;
+    return e;
+}
+
+static void test_roofline(void) {
+    cost_device d = hand_device();
+    /* hand_conv. One thread: 100 GFLOP/s * 0.5 = 50 -> 4.62422016 ms;
+     * memory 1,753,344 B / 10 GB/s = 0.1753344 ms. */
+    cost_features f = hand_conv();
     CHECK(f.macs == 115605504.0);
     CHECK_NEAR(cost_device_gops(&d, COST_DT_FP32, COST_OP_CONV, 1), 50.0, 1e-12, 0);
     CHECK_NEAR(cost_roofline_node_ms(&d, &f, 1), 4.62422016 + 0.005, 1e-9, 1e-12);
@@ -72,15 +90,9 @@ static void test_roofline(void) {
     CHECK_NEAR(cost_roofline_node_ms(&d, &f, 4), 1.753344 + 0.005, 1e-9, 1e-12);
     d.mem_bw_gbs = 10;
 
-    /* Add of two 1x64x56x56 fp32 tensors: 200,704 flops; bytes 3 * 802,816 =
-     * 2,408,448 -> 0.2408448 ms at 10 GB/s; compute 200,704 / 25 GFLOP/s =
-     * 0.00802816 ms: memory-bound. */
-    cost_features e;
-    memset(&e, 0, sizeof e);
-    e.cls = COST_OP_ELTWISE;
-    e.dtype = COST_DT_FP32;
-    e.flops = 200704;
-    e.in_bytes = 2 * 802816.0, e.out_bytes = 802816;
+    /* hand_add: 2,408,448 bytes -> 0.2408448 ms at 10 GB/s; compute
+     * 200,704 / 25 GFLOP/s = 0.00802816 ms: memory-bound. */
+    cost_features e = hand_add();
     CHECK_NEAR(cost_roofline_node_ms(&d, &e, 1), 0.2408448 + 0.005, 1e-9, 1e-12);
     /* a node with nothing to do costs the overhead */
     cost_features z;
@@ -92,12 +104,7 @@ static void test_roofline(void) {
 /* Thread scaling from a "parallel" object, by hand. */
 static void test_parallel(void) {
     cost_device d = hand_device();
-    cost_features f;
-    memset(&f, 0, sizeof f);
-    f.cls = COST_OP_CONV;
-    f.dtype = COST_DT_FP32;
-    f.macs = 56.0 * 56 * 64 * 64 * 9;
-    f.in_bytes = 802816, f.out_bytes = 802816, f.param_bytes = 147712;
+    cost_features f = hand_conv();
     /* without the object: linear in cores, as before */
     CHECK_NEAR(cost_device_speedup(&d, COST_DT_FP32, COST_OP_CONV, 3), 3.0, 0, 0);
     CHECK_NEAR(cost_device_bw_gbs(&d, 1), 10.0, 0, 0);
@@ -119,12 +126,7 @@ static void test_parallel(void) {
     /* the Add of test_roofline (2,408,448 bytes) is memory-bound: one core
      * at 4 GB/s -> 0.602112 ms; 3 threads at 4 + 6 x 2/3 = 8 GB/s ->
      * 0.301056 ms, 5 + 3 x 2/3 = 7 us */
-    cost_features e;
-    memset(&e, 0, sizeof e);
-    e.cls = COST_OP_ELTWISE;
-    e.dtype = COST_DT_FP32;
-    e.flops = 200704;
-    e.in_bytes = 2 * 802816.0, e.out_bytes = 802816;
+    cost_features e = hand_add();
     CHECK_NEAR(cost_device_bw_gbs(&d, 3), 8.0, 1e-12, 0);
     CHECK_NEAR(cost_roofline_node_ms(&d, &e, 1), 0.602112 + 0.005, 1e-9, 1e-12);
     CHECK_NEAR(cost_roofline_node_ms(&d, &e, 3), 0.301056 + 0.007, 1e-9, 1e-12);

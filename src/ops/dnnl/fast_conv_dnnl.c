@@ -326,9 +326,11 @@ static int conv_run(conv_state *st, const float *src, float *dst, const float *s
  * interleaved (a, b, a, b, ...) after one warm-up run of each, so that a
  * moment of noise on a shared machine (another VM on this core, a vCPU
  * descheduled in a 2-thread run) hits both and cannot by itself flip the
- * choice. One run apiece, best-of-3, each timed after the other, once
- * kept oneDNN for densenet121's 3x3 convs at 2 threads in one of two plans
- * of the same model: 62 ms instead of 42 ms for the whole model. */
+ * choice. (It was best-of-3, each kernel timed after the other. In one
+ * densenet121 profile at 2 threads the whole-model plan and the per-node
+ * plan of the same model then disagreed by 35%; a different pick would
+ * explain it, densenet121 taking 62 ms without Winograd and 42 ms with it
+ * in one pair of runs, but drift between the two could too.) */
 #define CONV_TIME_RUNS 5
 static void conv_time2(conv_state *a, conv_state *b, const fast_conv_desc *d, double *ta, double *tb) {
     size_t cb = (size_t)((d->c + 15) / 16 * 16), kb = (size_t)((d->k + 15) / 16 * 16);
